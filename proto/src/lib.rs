@@ -1,0 +1,1 @@
+//! The trial specification shared by coordinator and worker.
