@@ -198,6 +198,10 @@ impl Engine {
         self.call(|reply| Command::Drain { reply }).await
     }
     /// Commit what is queued and stop the thread (closes the database).
+    pub async fn shutdown(&self) -> Result<()> {
+        self.call(|reply| Command::Shutdown { reply }).await
+    }
+    /// [`Engine::shutdown`] for threads outside the async runtime.
     pub fn shutdown_blocking(&self) -> Result<()> {
         self.call_blocking(|reply| Command::Shutdown { reply })
     }

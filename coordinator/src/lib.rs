@@ -6,3 +6,6 @@ pub mod error;
 pub mod plan;
 pub mod scheduler;
 pub mod state;
+
+#[cfg(test)]
+mod engine_tests;

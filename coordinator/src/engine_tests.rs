@@ -1,0 +1,158 @@
+//! Engine behaviour against a real SQLite file: leases, expiry, retries, restart, grid growth.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::{Engine, EngineConfig};
+use crate::error::CoordinatorError;
+use crate::plan::{SweepParser, SyntheticSweep, TrialSource};
+use crate::scheduler::{Completion, Failure, RowReport};
+
+/// Parses "synthetic NAME LEN MAX_ATTEMPTS" (the synthetic sweep's stored source).
+fn parser() -> SweepParser {
+    Arc::new(|text: &str, _origin: &str| {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        // "# synthetic sweep NAME of LEN trials"
+        let name = words[3];
+        let len: u64 = words[5].parse().unwrap();
+        Ok(Arc::new(SyntheticSweep::new(name, len, 2)) as Arc<dyn TrialSource>)
+    })
+}
+
+fn start(dir: &std::path::Path, ttl_ms: u64) -> (Engine, std::thread::JoinHandle<()>) {
+    let config = EngineConfig { state_dir: dir.to_path_buf(), lease_ttl: Duration::from_millis(ttl_ms) };
+    Engine::start(&config, parser()).unwrap()
+}
+
+fn completion(worker: &str, lease: &hyperplane_proto::v1::Lease, batches: u64) -> Completion {
+    Completion {
+        worker: worker.to_string(),
+        lease_id: lease.lease_id.clone(),
+        attempt: lease.attempt,
+        outcome: "completed".into(),
+        summary: Vec::new(),
+        batches,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_trial_is_leased_once_and_completion_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, thread) = start(dir.path(), 60_000);
+    engine.submit(Arc::new(SyntheticSweep::new("a", 5, 2)), "test".into(), None).await.unwrap();
+    let worker = engine.register("host".into(), 1).await.unwrap();
+    let leases = engine.lease(worker.clone(), 10).await.unwrap();
+    assert_eq!(leases.len(), 5);
+    let mut ids: Vec<_> = leases.iter().map(|l| l.trial_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+    assert!(engine.lease(worker.clone(), 10).await.unwrap().is_empty());
+    let first = &leases[0];
+    let report = RowReport {
+        worker: worker.clone(),
+        lease_id: first.lease_id.clone(),
+        attempt: 1,
+        sequence: 0,
+        n_rows: 1,
+        data: vec![1, 2, 3],
+    };
+    assert!(!engine.report_rows(report.clone()).await.unwrap());
+    assert!(engine.report_rows(report).await.unwrap(), "a resent batch is a duplicate");
+    assert!(matches!(
+        engine.complete(completion(&worker, first, 2)).await,
+        Err(CoordinatorError::MissingRows { .. })
+    ));
+    assert!(!engine.complete(completion(&worker, first, 1)).await.unwrap());
+    assert!(engine.complete(completion(&worker, first, 1)).await.unwrap(), "a repeated completion is acknowledged");
+    let other = engine.register("other".into(), 1).await.unwrap();
+    assert!(matches!(
+        engine.complete(completion(&other, &leases[1], 0)).await,
+        Err(CoordinatorError::NotLeaseOwner { .. })
+    ));
+    let status = engine.status(String::new()).await.unwrap();
+    assert_eq!(status.sweeps[0].completed, 1);
+    assert_eq!(status.sweeps[0].leased, 4);
+    engine.shutdown().await.unwrap();
+    thread.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_leases_retry_until_max_attempts_then_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, thread) = start(dir.path(), 300);
+    engine.submit(Arc::new(SyntheticSweep::new("a", 1, 2)), "test".into(), None).await.unwrap();
+    let worker = engine.register("host".into(), 1).await.unwrap();
+    let first = engine.lease(worker.clone(), 1).await.unwrap().remove(0);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(matches!(
+        engine.complete(completion(&worker, &first, 0)).await,
+        Err(CoordinatorError::StaleLease { .. })
+    ));
+    let beats = engine.heartbeat(worker.clone(), vec![first.lease_id.clone()]).await.unwrap();
+    assert!(!beats[0].active);
+    let second = engine.lease(worker.clone(), 1).await.unwrap().remove(0);
+    assert_eq!(second.trial_id, first.trial_id);
+    assert_eq!(second.attempt, 2);
+    let failure = Failure {
+        worker: worker.clone(),
+        lease_id: second.lease_id.clone(),
+        attempt: 2,
+        error: "boom".into(),
+        retryable: true,
+    };
+    assert!(!engine.fail(failure).await.unwrap(), "second failure of two attempts is final");
+    let status = engine.status("a".into()).await.unwrap();
+    assert_eq!(status.sweeps[0].failed, 1);
+    assert_eq!(status.sweeps[0].pending, 0);
+    engine.shutdown().await.unwrap();
+    thread.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_leases_and_grid_extension_adds_only_new_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, thread) = start(dir.path(), 60_000);
+    engine.submit(Arc::new(SyntheticSweep::new("a", 3, 2)), "test".into(), None).await.unwrap();
+    let worker = engine.register("host".into(), 1).await.unwrap();
+    let leases = engine.lease(worker.clone(), 2).await.unwrap();
+    engine.complete(completion(&worker, &leases[0], 0)).await.unwrap();
+    engine.shutdown().await.unwrap();
+    thread.join().unwrap();
+
+    let (engine, thread) = start(dir.path(), 60_000);
+    // The lease held across the restart can still complete.
+    assert!(!engine.complete(completion(&worker, &leases[1], 0)).await.unwrap());
+    let reply = engine.submit(Arc::new(SyntheticSweep::new("a", 5, 2)), "test".into(), None).await.unwrap();
+    assert_eq!((reply.trials, reply.new_trials, reply.created), (5, 3, false));
+    let rest = engine.lease(worker.clone(), 10).await.unwrap();
+    let mut ids: Vec<_> = rest.iter().map(|l| l.trial_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["synthetic-2", "synthetic-3", "synthetic-4"]);
+    let conflict = engine.submit(Arc::new(SyntheticSweep::new("a", 5, 3)), "test".into(), None).await;
+    assert!(matches!(conflict, Err(CoordinatorError::SweepConflict { .. })));
+    let renamed = engine.submit(Arc::new(SyntheticSweep::new("a", 5, 3)), "t".into(), Some("b".into())).await;
+    assert!(renamed.unwrap().created);
+    engine.shutdown().await.unwrap();
+    thread.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweeps_are_served_round_robin_and_release_requeues_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, thread) = start(dir.path(), 60_000);
+    engine.submit(Arc::new(SyntheticSweep::new("a", 10, 2)), "test".into(), None).await.unwrap();
+    engine.submit(Arc::new(SyntheticSweep::new("b", 10, 2)), "test".into(), None).await.unwrap();
+    let worker = engine.register("host".into(), 1).await.unwrap();
+    let leases = engine.lease(worker.clone(), 6).await.unwrap();
+    let from_a = leases.iter().filter(|l| l.sweep == "a").count();
+    assert_eq!(from_a, 3);
+    let released = engine.release(worker.clone(), vec![leases[0].lease_id.clone()]).await.unwrap();
+    assert_eq!(released, 1);
+    let again = engine.lease(worker.clone(), 1).await.unwrap();
+    let same_sweep_next = engine.lease(worker.clone(), 1).await.unwrap();
+    let retaken = again.iter().chain(same_sweep_next.iter()).find(|l| l.trial_id == leases[0].trial_id).unwrap();
+    assert_eq!(retaken.attempt, 2);
+    engine.shutdown().await.unwrap();
+    thread.join().unwrap();
+}
