@@ -2,4 +2,7 @@
 //! the decision-boundary metrics that compare a network's last layer with them.
 
 pub mod rng;
-pub mod row;
+/// Metric rows are shared with the coordinator, so the type lives in the contract crate.
+pub mod row {
+    pub use hyperplane_proto::row::{Row, Value};
+}
