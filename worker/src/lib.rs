@@ -1,6 +1,7 @@
 //! The hyperplane worker: datasets, the ndarray trainer, linear SVM solvers and
 //! the decision-boundary metrics that compare a network's last layer with them.
 
+pub mod nn;
 pub mod rng;
 /// Metric rows are shared with the coordinator, so the type lives in the contract crate.
 pub mod row {
