@@ -1,11 +1,13 @@
-//! The hyperplane coordinator: sweep parsing and grid expansion, lease scheduling,
-//! durable state in SQLite, Parquet output and the gRPC service.
+//! The hyperplane coordinator: sweep files, grid expansion, lease scheduling, durable
+//! state in SQLite, Parquet output and the gRPC service.
 
 pub mod engine;
 pub mod error;
+pub mod frame;
 pub mod plan;
 pub mod scheduler;
 pub mod state;
+pub mod sweep;
 
 #[cfg(test)]
 mod engine_tests;

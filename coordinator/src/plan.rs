@@ -4,9 +4,13 @@
 //! it. Keeping this a trait lets the scheduler be tested with synthetic sweeps of any
 //! size and keeps the engine independent of the sweep file format.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::error::Result;
+use hyperplane_proto::row::Row;
+
+use crate::error::{CoordinatorError, Result};
+use crate::sweep::Sweep;
 
 /// One trial of a sweep, as the engine stores, leases and exports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +22,7 @@ pub struct PlannedTrial {
     /// The resolved trial specification as JSON, exactly what the worker runs.
     pub spec_json: String,
     /// The trial's parameters flattened to output columns (one Parquet column each).
-    pub params: Vec<(String, serde_json::Value)>,
+    pub params: Row,
 }
 
 /// A parsed, validated sweep.
@@ -41,6 +45,44 @@ pub trait TrialSource: Send + Sync {
 
 /// Turns a sweep file's text (and its origin, for messages) into a [`TrialSource`].
 pub type SweepParser = Arc<dyn Fn(&str, &str) -> Result<Arc<dyn TrialSource>> + Send + Sync>;
+
+impl TrialSource for Sweep {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn spec_hash(&self) -> &str {
+        &self.spec_hash
+    }
+    fn base_hash(&self) -> &str {
+        &self.base_hash
+    }
+    fn source(&self) -> &str {
+        &self.source
+    }
+    fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+    fn len(&self) -> u64 {
+        Sweep::len(self)
+    }
+    fn trial(&self, index: u64) -> Result<PlannedTrial> {
+        let plan = Sweep::trial(self, index).map_err(|e| CoordinatorError::InvalidSweep(e.to_string()))?;
+        let spec_json = serde_json::to_string(&plan.spec)
+            .map_err(|e| CoordinatorError::Corrupt(format!("trial spec does not serialise: {e}")))?;
+        Ok(PlannedTrial { index: plan.index, trial_id: plan.trial_id, spec_json, params: plan.params })
+    }
+}
+
+/// The production parser: sweep files as `hyperplane check` reads them.
+pub fn sweep_file_parser() -> SweepParser {
+    Arc::new(|text: &str, origin: &str| {
+        let sweep = Sweep::from_toml(text, Path::new(origin)).map_err(|e| CoordinatorError::InvalidSweep(e.to_string()))?;
+        if sweep.is_empty() {
+            return Err(CoordinatorError::InvalidSweep(format!("{origin}: the grid has no trials")));
+        }
+        Ok(Arc::new(sweep) as Arc<dyn TrialSource>)
+    })
+}
 
 /// A sweep of `len` trivial trials with no sweep file behind it: the scheduler's tests and
 /// the engine benchmark use it to measure the engine alone, without grid expansion costs.
@@ -99,7 +141,11 @@ impl TrialSource for SyntheticSweep {
             index,
             trial_id: format!("synthetic-{index}"),
             spec_json: format!("{{\"synthetic_index\":{index}}}"),
-            params: vec![("synthetic_index".to_string(), serde_json::Value::from(index))],
+            params: {
+                let mut row = Row::new();
+                row.push("synthetic_index", index as i64);
+                row
+            },
         })
     }
 }

@@ -369,13 +369,12 @@ impl Scheduler {
                 sweep.dedupe_scan = dedupe_scan;
                 return Ok(None);
             };
-            let params_json = serde_json::to_string(&planned.params)
-                .map_err(|e| CoordinatorError::Corrupt(format!("trial parameters do not serialise: {e}")))?;
+            let params_blob = hyperplane_proto::wire::encode_rows(std::slice::from_ref(&planned.params));
             conn.prepare_cached(
                 "INSERT INTO trials (sweep, trial_id, idx, state, attempt, failures, spec, params)
                  VALUES (?1, ?2, ?3, 'leased', 1, 0, ?4, ?5)",
             )?
-            .execute(params![sweep.name, planned.trial_id, planned.index as i64, planned.spec_json, params_json])?;
+            .execute(params![sweep.name, planned.trial_id, planned.index as i64, planned.spec_json, params_blob])?;
             insert_attempt(&planned.trial_id, 1)?;
             let sweep = &mut self.sweeps[si];
             sweep.cursor = cursor;

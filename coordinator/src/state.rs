@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS trials (
     finished_ms INTEGER,
     summary BLOB,
     spec TEXT NOT NULL,
-    params TEXT NOT NULL,
+    params BLOB NOT NULL,
     exported_part INTEGER,
     PRIMARY KEY (sweep, trial_id)
 ) WITHOUT ROWID;
@@ -317,8 +317,8 @@ pub struct FinishedTrial {
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
     pub summary: Option<Vec<u8>>,
-    /// The trial's parameters as a JSON array of `[name, value]` pairs.
-    pub params_json: String,
+    /// The trial's parameters as a protobuf `RowBatch` of one row.
+    pub params: Vec<u8>,
 }
 
 pub fn load_unexported(conn: &Connection, sweep: &str, limit: usize) -> Result<Vec<FinishedTrial>> {
@@ -340,7 +340,7 @@ pub fn load_unexported(conn: &Connection, sweep: &str, limit: usize) -> Result<V
             started_ms: r.get(8)?,
             finished_ms: r.get(9)?,
             summary: r.get(10)?,
-            params_json: r.get(11)?,
+            params: r.get(11)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

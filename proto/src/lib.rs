@@ -1,7 +1,11 @@
-//! The trial specification shared by coordinator and worker, and the gRPC contract
-//! (`hyperplane.v1`) between the coordinator, its workers and admin clients.
+//! The contract between the hyperplane coordinator and its workers: the trial
+//! specification both sides agree on, the metric rows workers produce, and the
+//! gRPC messages (`hyperplane.v1`) that carry them.
 
 pub mod limits;
+pub mod row;
+pub mod spec;
+pub mod wire;
 
 /// Generated from `proto/hyperplane/v1/engine.proto`.
 pub mod v1 {
