@@ -156,3 +156,91 @@ async fn sweeps_are_served_round_robin_and_release_requeues_at_once() {
     engine.shutdown().await.unwrap();
     thread.join().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_writes_each_finished_trial_once_with_stable_column_types() {
+    use crate::sink::{Sink, SinkConfig, part_path};
+    use hyperplane_proto::row::Row;
+    use hyperplane_proto::wire::encode_rows;
+    use polars::prelude::DataType;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (engine, thread) = start(dir.path(), 60_000);
+    engine.submit(Arc::new(SyntheticSweep::new("s", 4, 1)), "test".into(), None).await.unwrap();
+    let worker = engine.register("host".into(), 1).await.unwrap();
+    // A leftover from a crash between rename and record must disappear, not duplicate trials.
+    let orphan = part_path(&out, "s", "trials", 7);
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"half").unwrap();
+    let sink_config = SinkConfig {
+        state_dir: dir.path().to_path_buf(),
+        out_dir: out.clone(),
+        flush_interval: Duration::from_millis(100),
+    };
+    let sink = Sink::start(engine.clone(), sink_config.clone()).unwrap();
+    for (k, lease) in engine.lease(worker.clone(), 4).await.unwrap().into_iter().enumerate() {
+        if k == 3 {
+            let failure = Failure {
+                worker: worker.clone(),
+                lease_id: lease.lease_id.clone(),
+                attempt: 1,
+                error: "bad".into(),
+                retryable: false,
+            };
+            engine.fail(failure).await.unwrap();
+            continue;
+        }
+        let rows: Vec<Row> = (0..3)
+            .map(|epoch| {
+                let mut row = Row::new();
+                row.push("epoch", epoch as i64);
+                // The first trial reports an integer where later ones report floats:
+                // the column must keep one type across parts.
+                if k == 0 { row.push("loss", 1i64) } else { row.push("loss", 0.5) }
+                if k == 2 {
+                    row.push("extra", true);
+                }
+                row
+            })
+            .collect();
+        let report = RowReport {
+            worker: worker.clone(),
+            lease_id: lease.lease_id.clone(),
+            attempt: 1,
+            sequence: 0,
+            n_rows: 3,
+            data: encode_rows(&rows),
+        };
+        engine.report_rows(report).await.unwrap();
+        let mut summary = Row::new();
+        summary.push("test_accuracy", 0.9);
+        let mut done = completion(&worker, &lease, 1);
+        done.summary = encode_rows(&[summary]);
+        engine.complete(done).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let parts = tokio::task::spawn_blocking(move || sink.finish()).await.unwrap().unwrap();
+    assert!(parts >= 2, "trials finishing apart land in separate parts, got {parts}");
+    assert!(!orphan.exists());
+    let mut trial_rows = 0;
+    let mut epoch_rows = 0;
+    for entry in std::fs::read_dir(out.join("s/trials")).unwrap() {
+        trial_rows += crate::frame::read_parquet(&entry.unwrap().path()).unwrap().height();
+    }
+    let mut loss_types = Vec::new();
+    for entry in std::fs::read_dir(out.join("s/epochs")).unwrap() {
+        let df = crate::frame::read_parquet(&entry.unwrap().path()).unwrap();
+        epoch_rows += df.height();
+        loss_types.push(df.column("loss").unwrap().dtype().clone());
+    }
+    assert_eq!(trial_rows, 4);
+    assert_eq!(epoch_rows, 9);
+    assert!(loss_types.iter().all(|t| *t == DataType::Int64) || loss_types.iter().all(|t| *t == DataType::Float64));
+    assert!(out.join("s/sweep.toml").exists());
+    // A second sink over the same state writes nothing new.
+    let again = Sink::start(engine.clone(), sink_config).unwrap();
+    assert_eq!(tokio::task::spawn_blocking(move || again.finish()).await.unwrap().unwrap(), 0);
+    engine.shutdown().await.unwrap();
+    thread.join().unwrap();
+}

@@ -6,6 +6,7 @@ pub mod error;
 pub mod frame;
 pub mod plan;
 pub mod scheduler;
+pub mod sink;
 pub mod state;
 pub mod sweep;
 
