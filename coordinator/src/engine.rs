@@ -95,7 +95,10 @@ fn in_savepoint<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T
 /// A cheap, cloneable handle to the engine thread.
 #[derive(Clone)]
 pub struct Engine {
+    /// Requests to the writer thread.
     tx: mpsc::Sender<Command>,
+    /// The configured lease lifetime (told to workers at registration).
+    lease_ttl: Duration,
 }
 
 /// Settings of the engine thread.
@@ -143,7 +146,11 @@ impl Engine {
             .name("hyperplane-engine".into())
             .spawn(move || run(conn, scheduler, rx, parser_for_reload, state_dir))
             .map_err(|e| CoordinatorError::io("spawning the engine thread", e))?;
-        Ok((Engine { tx }, handle))
+        Ok((Engine { tx, lease_ttl: config.lease_ttl }, handle))
+    }
+
+    pub fn lease_ttl(&self) -> Duration {
+        self.lease_ttl
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {

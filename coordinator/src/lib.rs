@@ -6,6 +6,8 @@ pub mod error;
 pub mod frame;
 pub mod plan;
 pub mod scheduler;
+pub mod server;
+pub mod service;
 pub mod sink;
 pub mod state;
 pub mod sweep;
