@@ -2,6 +2,7 @@
 //! the decision-boundary metrics that compare a network's last layer with them.
 
 pub mod nn;
+pub mod train;
 pub mod rng;
 /// Metric rows are shared with the coordinator, so the type lives in the contract crate.
 pub mod row {
