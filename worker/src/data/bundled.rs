@@ -62,7 +62,10 @@ fn parse_rows<'a>(
             _ => {
                 return Err(DataError::Label {
                     path: path.into(),
-                    problem: format!("line {line_no}: label `{label}`, expected an integer in 0..{}", class_names.len()),
+                    problem: format!(
+                        "line {line_no}: label `{label}`, expected an integer in 0..{}",
+                        class_names.len()
+                    ),
                 });
             }
         }
@@ -175,7 +178,8 @@ mod tests {
 
     #[test]
     fn bundled_sets_have_their_published_shapes() {
-        let cases: [(&str, Samples, (usize, usize), Vec<usize>); 4] = [
+        type Case = (&'static str, Samples, (usize, usize), Vec<usize>);
+        let cases: [Case; 4] = [
             ("digits", digits().unwrap(), (1797, 64), vec![178, 182, 177, 183, 181, 182, 181, 179, 174, 180]),
             ("iris", iris().unwrap(), (150, 4), vec![50, 50, 50]),
             ("wine", wine().unwrap(), (178, 13), vec![59, 71, 48]),

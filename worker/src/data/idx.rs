@@ -22,7 +22,11 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
 /// Reads the header (magic + `dims` sizes) and checks the payload length.
 fn parse_header(path: &Path, bytes: &[u8], magic: u32, what: &str, dims: usize) -> Result<Vec<usize>> {
     let header_len = 4 + 4 * dims;
-    let truncated = |expected: usize| DataError::Truncated { path: path.into(), expected: expected as u64, found: bytes.len() as u64 };
+    let truncated = |expected: usize| DataError::Truncated {
+        path: path.into(),
+        expected: expected as u64,
+        found: bytes.len() as u64,
+    };
     // The magic is checked before the header length so a swapped file reports the wrong magic.
     if bytes.len() < 4 {
         return Err(truncated(header_len));

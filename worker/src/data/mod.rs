@@ -135,3 +135,31 @@ impl Dataset {
         Ok(Dataset { name: name.into(), train, test, image_shape })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_new_checks_lengths_and_label_range() {
+        let x = Array2::<f32>::zeros((3, 2));
+        let names = vec!["a".to_string(), "b".to_string()];
+        assert!(Samples::new(x.clone(), vec![0, 1, 1], names.clone()).is_ok());
+        assert!(matches!(
+            Samples::new(x.clone(), vec![0, 1], names.clone()),
+            Err(DataError::InvalidParameter { name: "y", .. })
+        ));
+        let err = Samples::new(x, vec![0, 2, 1], names).unwrap_err();
+        assert!(err.to_string().contains("y[1] = 2"), "{err}");
+    }
+
+    #[test]
+    fn dataset_split_checks_the_image_shape() {
+        let digits = digits().unwrap();
+        let ds = Dataset::split("digits", &digits, 0.25, 1, Some(DIGITS_SHAPE)).unwrap();
+        assert_eq!(ds.train.len() + ds.test.len(), 1797);
+        assert_eq!(ds.train.class_names, digits.class_names);
+        let err = Dataset::split("digits", &digits, 0.25, 1, Some([1, 28, 28])).unwrap_err();
+        assert!(matches!(err, DataError::InvalidParameter { name: "image_shape", .. }));
+    }
+}

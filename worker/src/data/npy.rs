@@ -83,7 +83,12 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
         ">" => (true, code),
         _ => (false, descr),
     };
-    let unsupported = || format_error(path, format!("unsupported npy dtype `{descr}` (expected a number type such as <f4, <f8, <i8, |u1)"));
+    let unsupported = || {
+        format_error(
+            path,
+            format!("unsupported npy dtype `{descr}` (expected a number type such as <f4, <f8, <i8, |u1)"),
+        )
+    };
     let mut chars = code.chars();
     let kind = match chars.next() {
         Some('f') => Kind::Float,
@@ -134,7 +139,10 @@ fn elements(path: &Path, bytes: &[u8], h: &Header) -> Result<Vec<f64>> {
         return Err(DataError::Truncated { path: path.into(), expected, found: bytes.len() as u64 });
     }
     if (bytes.len() as u64) > expected {
-        return Err(format_error(path, format!("{} bytes after the data the header declares", bytes.len() as u64 - expected)));
+        return Err(format_error(
+            path,
+            format!("{} bytes after the data the header declares", bytes.len() as u64 - expected),
+        ));
     }
     let data = &bytes[h.data_start..];
     let decode = |chunk: &[u8]| -> f64 {

@@ -36,7 +36,11 @@ pub fn train_test_split(samples: &Samples, test_fraction: f64, seed: u64) -> Res
         train.extend_from_slice(&rows[n_test..]);
     }
     if test.is_empty() {
-        return Err(invalid("samples", "at least one class with two or more samples", format!("{} samples", samples.len())));
+        return Err(invalid(
+            "samples",
+            "at least one class with two or more samples",
+            format!("{} samples", samples.len()),
+        ));
     }
     rng.shuffle(&mut train);
     rng.shuffle(&mut test);
@@ -124,7 +128,8 @@ impl Standardizer {
         for (j, column) in train.x.columns().into_iter().enumerate() {
             let m = column.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
             let var = column.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n as f64;
-            let (lo, hi) = column.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            let (lo, hi) =
+                column.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
             mean[j] = m as f32;
             // min == max catches constant columns whose computed variance is a rounding residue.
             if lo < hi && var > 0.0 {
@@ -218,7 +223,12 @@ mod tests {
 
     #[test]
     fn standardizer_uses_train_statistics_and_handles_constant_features() {
-        let train = Samples::new(array![[1.0, 5.0, 0.1], [3.0, 5.0, 0.1], [5.0, 5.0, 0.1]], vec![0, 1, 0], vec!["a".into(), "b".into()]).unwrap();
+        let train = Samples::new(
+            array![[1.0, 5.0, 0.1], [3.0, 5.0, 0.1], [5.0, 5.0, 0.1]],
+            vec![0, 1, 0],
+            vec!["a".into(), "b".into()],
+        )
+        .unwrap();
         let st = Standardizer::fit(&train);
         approx::assert_abs_diff_eq!(st.mean[0], 3.0);
         approx::assert_abs_diff_eq!(st.scale[0], (8.0f32 / 3.0).sqrt(), epsilon = 1e-6);

@@ -178,7 +178,7 @@ pub fn sectors(n: usize, r0: f64, r1: f64, r2: f64, seed: u64) -> Result<Samples
 /// retry loop, so margins close to √2 (tiny triangles) cost nothing extra.
 pub fn plate(n: usize, margin: f64, seed: u64) -> Result<Samples> {
     check_n(n, 2)?;
-    if !(margin >= 0.0 && margin < SQRT_2) {
+    if !(0.0..SQRT_2).contains(&margin) {
         return Err(invalid("margin", "a band width in [0, sqrt(2))", margin));
     }
     // The band |x1 + x2 − 1| / √2 < margin / 2 leaves two right triangles with legs
@@ -205,7 +205,8 @@ mod tests {
 
     #[test]
     fn every_generator_is_deterministic_balanced_and_finite() {
-        let make: Vec<(&str, Box<dyn Fn(u64) -> Samples>)> = vec![
+        type Generator = Box<dyn Fn(u64) -> Samples>;
+        let make: Vec<(&str, Generator)> = vec![
             ("blobs", Box::new(|s| blobs(101, 3, 5, 1.0, s).unwrap())),
             ("moons", Box::new(|s| moons(101, 0.1, s).unwrap())),
             ("circles", Box::new(|s| circles(101, 0.05, 0.5, s).unwrap())),
@@ -282,7 +283,7 @@ mod tests {
             let want = 2.0 * PI * sp.y[i] as f64 / arms as f64 + SPIRAL_HALF_TURNS * PI * t;
             let got = (sp.x[[i, 1]] as f64).atan2(sp.x[[i, 0]] as f64);
             let diff = (want - got).rem_euclid(2.0 * PI);
-            assert!(diff < 1e-3 || diff > 2.0 * PI - 1e-3, "point {i} off its arm");
+            assert!(!(1e-3..=2.0 * PI - 1e-3).contains(&diff), "point {i} off its arm");
         }
         let m = moons(500, 0.0, 1).unwrap();
         for i in 0..m.len() {
@@ -297,10 +298,10 @@ mod tests {
         let s = blobs(300, 4, 3, 0.05, 9).unwrap();
         assert_eq!(s.dim(), 3);
         // Class means are far apart relative to the spread: every point is nearest its class mean.
-        let mut means = vec![[0.0f64; 3]; 4];
+        let mut means = [[0.0f64; 3]; 4];
         for i in 0..s.len() {
-            for j in 0..3 {
-                means[s.y[i]][j] += s.x[[i, j]] as f64 / 75.0;
+            for (j, mean) in means[s.y[i]].iter_mut().enumerate() {
+                *mean += s.x[[i, j]] as f64 / 75.0;
             }
         }
         for i in 0..s.len() {

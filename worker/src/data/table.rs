@@ -134,8 +134,11 @@ fn locate_columns(path: &Path, names: &[String], label_column: &str) -> Result<(
 
 fn csv_with_split(path: &Path, label_column: &str) -> Result<(Samples, Option<Vec<String>>)> {
     let text = read_text(path)?;
+    // Spreadsheet exports often start with a UTF-8 byte-order mark; it is not part of the first name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty());
-    let (header_line, header) = lines.next().ok_or_else(|| format_error(path, "empty file: a header row is required"))?;
+    let (header_line, header) =
+        lines.next().ok_or_else(|| format_error(path, "empty file: a header row is required"))?;
     let malformed = |line: usize, problem: String| format_error(path, format!("line {line}: {problem}"));
     let names = split_line(header).map_err(|e| malformed(header_line, e))?;
     let (label_at, split_at) = locate_columns(path, &names, label_column)?;
@@ -151,7 +154,12 @@ fn csv_with_split(path: &Path, label_column: &str) -> Result<(Samples, Option<Ve
         }
         for &c in &feature_cols {
             let cell = &fields[c];
-            let bad = |problem: String| DataError::Cell { path: path.into(), line: line_no, column: names[c].clone(), problem };
+            let bad = |problem: String| DataError::Cell {
+                path: path.into(),
+                line: line_no,
+                column: names[c].clone(),
+                problem,
+            };
             if cell.is_empty() {
                 return Err(bad("empty cell; expected a number".into()));
             }
@@ -177,23 +185,24 @@ fn csv_with_split(path: &Path, label_column: &str) -> Result<(Samples, Option<Ve
     if label_cells.is_empty() {
         return Err(format_error(path, "no data rows after the header"));
     }
-    let x = Array2::from_shape_vec((label_cells.len(), feature_cols.len()), values).expect("one value per feature cell");
+    let x =
+        Array2::from_shape_vec((label_cells.len(), feature_cols.len()), values).expect("one value per feature cell");
     let (y, class_names) = encode(from_strings(label_cells));
     Ok((Samples { x, y, class_names }, split_at.map(|_| split_cells)))
 }
 
 fn parquet_with_split(path: &Path, label_column: &str) -> Result<(Samples, Option<Vec<String>>)> {
     let file = std::fs::File::open(path).map_err(|source| DataError::Io { path: path.into(), source })?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|e| format_error(path, format!("cannot read as Parquet: {e}")))?;
+    let df =
+        ParquetReader::new(file).finish().map_err(|e| format_error(path, format!("cannot read as Parquet: {e}")))?;
     let names: Vec<String> = df.columns().iter().map(|c| c.name().to_string()).collect();
     let (label_at, split_at) = locate_columns(path, &names, label_column)?;
     let n = df.height();
     if n == 0 {
         return Err(format_error(path, "no data rows"));
     }
-    let column_error = |c: usize, problem: String| DataError::Column { path: path.into(), column: names[c].clone(), problem };
+    let column_error =
+        |c: usize, problem: String| DataError::Column { path: path.into(), column: names[c].clone(), problem };
     let polars_error = |c: usize, e: PolarsError| column_error(c, e.to_string());
     let columns = df.columns();
 
@@ -208,7 +217,9 @@ fn parquet_with_split(path: &Path, label_column: &str) -> Result<(Samples, Optio
         for (i, v) in floats.f64().map_err(|e| polars_error(c, e))?.iter().enumerate() {
             match v {
                 None => return Err(column_error(c, format!("null in row {i} (0-based)"))),
-                Some(v) if !v.is_finite() => return Err(column_error(c, format!("non-finite value {v} in row {i} (0-based)"))),
+                Some(v) if !v.is_finite() => {
+                    return Err(column_error(c, format!("non-finite value {v} in row {i} (0-based)")));
+                }
                 Some(v) => x[[i, j]] = v as f32,
             }
         }
@@ -278,7 +289,7 @@ mod tests {
         assert_eq!(s.class_names, ["cat", "dog"]);
         assert_eq!(s.y, [1, 0, 1]);
 
-        let p = write(dir.path(), "ints.csv", "f0,label\n1,7\n2,3\n3,7\n4,10\n");
+        let p = write(dir.path(), "ints.csv", "\u{feff}f0,label\r\n1,7\r\n2,3\n3,7\n4,10\n");
         let s = csv(&p, "label").unwrap();
         assert_eq!(s.class_names, ["3", "7", "10"]);
         assert_eq!(s.y, [1, 0, 1, 2]);
