@@ -273,6 +273,16 @@ mod tests {
         assert_eq!(s.x, ndarray::array![[1., 2.], [3., 4.], [5., 6.]]);
         assert_eq!(s.y, [0, 1, 2]);
 
+        // Version 2 (u32 header length) of the same C-order file.
+        let v1 = encode_npy("<f4", false, &[3, 2], &f32_bytes(&[1., 2., 3., 4., 5., 6.]));
+        let header_len = u16::from_le_bytes([v1[8], v1[9]]) as u32;
+        let mut v2 = v1[..6].to_vec();
+        v2.extend_from_slice(&[2, 0]);
+        v2.extend_from_slice(&header_len.to_le_bytes());
+        v2.extend_from_slice(&v1[10..]);
+        std::fs::write(&xp, v2).unwrap();
+        assert_eq!(npy(&xp, &yp).unwrap().x, ndarray::array![[1., 2.], [3., 4.], [5., 6.]]);
+
         // Signed 16-bit negative values sign-extend.
         let y_i16: Vec<u8> = [-1i16, 300, -1].iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(&yp, encode_npy("<i2", false, &[3], &y_i16)).unwrap();
