@@ -2,6 +2,7 @@
 //! the decision-boundary metrics that compare a network's last layer with them.
 
 pub mod client;
+pub mod data;
 pub mod nn;
 pub mod rng;
 pub mod slots;
@@ -9,3 +10,4 @@ pub mod slots;
 pub mod row {
     pub use hyperplane_proto::row::{Row, Value};
 }
+pub mod train;
