@@ -1,1 +1,53 @@
-fn main() {}
+//! `hyperplane`: hyperparameter sweeps that measure how close a network's last
+//! layer is to the linear SVM on its last hidden layer.
+//!
+//! `main` only parses arguments and dispatches; each command lives in its own file.
+
+mod engine_cli;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "hyperplane", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a sweep on this machine: an embedded coordinator plus local workers (resumable).
+    Run(engine_cli::cmd_run::Args),
+    /// Serve sweeps to remote workers over gRPC.
+    Coordinator(engine_cli::cmd_coordinator::Args),
+    /// Run trials for a coordinator.
+    Worker(engine_cli::cmd_worker::Args),
+    /// Submit a sweep file to a running coordinator.
+    Submit(engine_cli::cmd_submit::Args),
+    /// Show the trials of a coordinator's sweeps by state.
+    Status(engine_cli::cmd_status::Args),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => engine_cli::cmd_run::run(args),
+        Command::Coordinator(args) => engine_cli::cmd_coordinator::run(args),
+        Command::Worker(args) => engine_cli::cmd_worker::run(args),
+        Command::Submit(args) => engine_cli::cmd_submit::run(args),
+        Command::Status(args) => engine_cli::cmd_status::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let invalid = e.chain().any(|c| c.is::<hyperplane_coordinator::sweep::SpecError>());
+            ExitCode::from(if invalid { 2 } else { 1 })
+        }
+    }
+}

@@ -86,6 +86,8 @@ struct SweepState {
     cancelled_trials: u64,
     /// Active leases of this sweep.
     leased: u64,
+    /// Finished trials written to Parquet.
+    exported: u64,
 }
 
 impl SweepState {
@@ -111,6 +113,7 @@ impl SweepState {
             failed: self.failed,
             cancelled,
             created_unix_ms: self.created_ms,
+            exported: self.exported,
         }
     }
 }
@@ -228,6 +231,7 @@ impl Scheduler {
                 failed: 0,
                 cancelled_trials: 0,
                 leased: 0,
+                exported: state::count_exported(conn, &stored.name)?,
             };
             for (state_name, n) in state::count_states(conn, &stored.name)? {
                 match state_name.as_str() {
@@ -689,6 +693,7 @@ impl Scheduler {
             failed: 0,
             cancelled_trials: 0,
             leased: 0,
+            exported: 0,
             source,
         });
         info!(sweep = %name, trials = reply.trials, "sweep submitted");
@@ -735,6 +740,9 @@ impl Scheduler {
             "INSERT INTO parts (sweep, part, trials_rows, epochs_rows, written_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![record.sweep, record.part as i64, record.trials_rows as i64, record.epochs_rows as i64, now])?;
+        if let Some(&si) = self.by_name.get(&record.sweep) {
+            self.sweeps[si].exported += record.trial_ids.len() as u64;
+        }
         let mut col = conn.prepare_cached(
             "INSERT INTO columns (sweep, kind, name, dtype, position) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;

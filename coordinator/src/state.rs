@@ -200,6 +200,12 @@ pub fn count_states(conn: &Connection, sweep: &str) -> Result<Vec<(String, u64)>
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// Trials of a sweep already written to Parquet.
+pub fn count_exported(conn: &Connection, sweep: &str) -> Result<u64> {
+    let mut stmt = conn.prepare_cached("SELECT COUNT(*) FROM trials WHERE sweep = ?1 AND exported_part IS NOT NULL")?;
+    Ok(stmt.query_row([sweep], |r| r.get::<_, i64>(0))? as u64)
+}
+
 /// A trial waiting for a retry (state `pending` with a row).
 #[derive(Debug, Clone)]
 pub struct PendingTrial {
