@@ -82,13 +82,14 @@ fn pending<T: Send + 'static>(tx: oneshot::Sender<Result<T>>, result: Result<T>)
 }
 
 /// Runs `f` inside a savepoint: its writes are kept only when it returns Ok.
+/// (Cached statements: this runs for every request, so parsing it each time would show.)
 fn in_savepoint<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    conn.execute_batch("SAVEPOINT request")?;
+    conn.prepare_cached("SAVEPOINT request")?.execute([])?;
     let result = f();
-    match &result {
-        Ok(_) => conn.execute_batch("RELEASE request")?,
-        Err(_) => conn.execute_batch("ROLLBACK TO request; RELEASE request")?,
+    if result.is_err() {
+        conn.prepare_cached("ROLLBACK TO request")?.execute([])?;
     }
+    conn.prepare_cached("RELEASE request")?.execute([])?;
     result
 }
 
