@@ -1,1 +1,43 @@
-fn main() {}
+//! `hyperplane`: hyperparameter sweeps that measure how close a network's last
+//! layer is to the linear SVM on its last hidden layer.
+//!
+//! `main` only parses arguments and dispatches; each command lives in its own file.
+
+mod cmd_bench;
+mod cmd_check;
+mod cmd_trial;
+mod exit;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "hyperplane", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one trial locally and write its per-epoch rows to Parquet.
+    Trial(cmd_trial::Args),
+    /// Validate a sweep file and print its grid size and a sample of trials.
+    Check(cmd_check::Args),
+    /// Benchmarks (results go to BENCHMARKS.md).
+    Bench(cmd_bench::Args),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Trial(args) => cmd_trial::run(args),
+        Command::Check(args) => cmd_check::run(args),
+        Command::Bench(args) => cmd_bench::run(args),
+    };
+    exit::report(result)
+}

@@ -9,3 +9,4 @@ pub mod row {
     pub use hyperplane_proto::row::{Row, Value};
 }
 pub mod train;
+pub mod trial;
