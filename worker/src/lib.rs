@@ -3,3 +3,4 @@
 
 pub mod rng;
 pub mod row;
+pub mod svm;
