@@ -21,7 +21,9 @@
 //! Stopping (LIBLINEAR's eps): the largest per-sample range max_m G_m − min_{α^m < C^m} G_m
 //! of a pass is ≤ tol, on a pass that started with every sample and class active. Passes
 //! on shrunk sets use the looser eps_shrink = max(10 tol, 1), halved at each reset of the
-//! active set (never below tol). One iteration = one outer pass.
+//! active set (never below tol). The rule is then re-checked at the final point without
+//! updates (also at a warm start, so a warm start at the optimum returns after 0 passes);
+//! if that check fails the passes continue. One iteration = one optimising outer pass.
 
 use super::hard::{MulticlassRaw, RawExit};
 use super::linalg::{Dense, axpy, dot};
@@ -40,6 +42,13 @@ fn feasible_start(warm: &[f64], y: &[usize], k: usize, c: f64) -> Vec<f64> {
                 row[m] = a.min(0.0);
                 total -= row[m];
             }
+        }
+        // A stored optimum satisfies the sum constraint up to round-off; keeping its label
+        // entry then keeps entries that sit exactly at C at C (so they stay bounded).
+        let stored = warm[i * k + yi];
+        if stored.is_finite() && stored <= c && (stored - total).abs() <= 1e-12 * total.abs().max(1e-300) {
+            row[yi] = stored;
+            continue;
         }
         if total > c {
             let scale = c / total;
@@ -145,7 +154,39 @@ pub(crate) fn solve(
     let mut from_all = true;
     let mut iterations = 0;
     let mut violation = f64::INFINITY;
+    // As in DCD, the pass-wise rule is re-checked at the final point without updates
+    // before returning Converged, and at a warm start before any pass.
+    let static_range = |w: &[f64], b: &[f64], alpha: &[f64]| {
+        let mut worst = 0.0f64;
+        for i in 0..n {
+            let xi = x.row(i);
+            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            for m in 0..k {
+                let g = dot(&w[m * d..(m + 1) * d], xi) + b[m] + if m == y[i] { 0.0 } else { 1.0 };
+                let bound = if m == y[i] { c } else { 0.0 };
+                if alpha[i * k + m] < bound {
+                    lo = lo.min(g);
+                }
+                hi = hi.max(g);
+            }
+            worst = worst.max(hi - lo);
+        }
+        worst
+    };
+    let mut verify = warm.is_some();
     let exit = 'outer: loop {
+        if verify {
+            verify = false;
+            let range = static_range(&w, &b, &alpha);
+            if range <= tol {
+                violation = range;
+                break RawExit::Converged;
+            }
+            // Resume from the full active set.
+            active = n;
+            active_classes.iter_mut().for_each(|a| *a = k);
+            from_all = true;
+        }
         if iterations >= max_iter {
             break RawExit::IterationCap;
         }
@@ -227,7 +268,8 @@ pub(crate) fn solve(
         violation = stopping.max(0.0);
         if stopping <= eps_shrink {
             if stopping <= tol && from_all {
-                break RawExit::Converged;
+                verify = true;
+                continue;
             }
             active = n;
             active_classes.iter_mut().for_each(|a| *a = k);

@@ -19,7 +19,10 @@
 //!
 //! Stopping (LIBLINEAR's eps): max PG − min PG over the active set ≤ tol; if coordinates had
 //! been shrunk, the active set is reset to all samples and the pass repeated, so the rule is
-//! met on every coordinate before returning. One iteration = one outer pass.
+//! met on every coordinate before returning. Because a pass measures each coordinate when it
+//! is visited, the rule is then re-checked at the final point without updates (also at a
+//! warm start, so a warm start at the optimum returns after 0 passes); if that check fails
+//! the passes continue. One iteration = one optimising outer pass.
 
 use super::hard::{BinaryRaw, RawExit};
 use super::linalg::{Dense, axpy, dot};
@@ -67,7 +70,29 @@ pub(crate) fn solve(
     let (mut pg_max_old, mut pg_min_old) = (f64::INFINITY, f64::NEG_INFINITY);
     let mut iterations = 0;
     let mut violation = f64::INFINITY;
+    // The pass-wise rule measures each coordinate when visited, before later updates of
+    // the same pass; so before returning Converged (and before optimising a warm start) the
+    // rule is re-checked at the final point itself, without updates.
+    let static_range = |w: &[f64], b: f64, alpha: &[f64]| {
+        let (mut hi, mut lo) = (0.0f64, 0.0f64);
+        for i in 0..n {
+            let g = y[i] * (dot(w, x.row(i)) + b) - 1.0 + diag_shift * alpha[i];
+            let pg = if alpha[i] == 0.0 { g.min(0.0) } else if alpha[i] == upper { g.max(0.0) } else { g };
+            hi = hi.max(pg);
+            lo = lo.min(pg);
+        }
+        hi - lo
+    };
+    let mut verify = warm.is_some();
     let exit = 'outer: loop {
+        if verify {
+            verify = false;
+            let range = static_range(&w, b, &alpha);
+            if range <= tol {
+                violation = range;
+                break RawExit::Converged;
+            }
+        }
         if iterations >= max_iter {
             break RawExit::IterationCap;
         }
@@ -120,7 +145,7 @@ pub(crate) fn solve(
         violation = if pg_max >= pg_min { pg_max - pg_min } else { 0.0 };
         if violation <= tol {
             if active == n {
-                break RawExit::Converged;
+                verify = true;
             }
             // Converged on the shrunk set only: check every coordinate again.
             active = n;

@@ -1,10 +1,7 @@
 //! The hard-margin rule shared by all solvers, and the assembly of solver output into a
 //! [`FittedSvm`] with objectives and diagnostics.
 //!
-//! Rule (see the module doc of `svm`): attempt C = ∞ with a divergence guard at
-//! `GUARD_FACTOR · fallback_c` on every dual variable; accept it when it converged and
-//! leaves no slack beyond `2·tol`; otherwise fall back to the soft problem at
-//! `fallback_c`, which is `separable` only if it leaves no slack beyond `2·tol` either.
+//! Rule: see [`decide`] and the module doc of `svm`.
 
 use ndarray::{Array1, Array2, ArrayView2};
 
@@ -73,6 +70,44 @@ pub(crate) struct MulticlassRaw {
     pub exit: RawExit,
 }
 
+/// What the hard-margin rule needs to know about a raw solver run.
+trait RawSolution {
+    fn exit(&self) -> RawExit;
+    fn alpha(&self) -> &[f64];
+    fn iterations(&self) -> usize;
+    fn iterations_mut(&mut self) -> &mut usize;
+}
+
+impl RawSolution for BinaryRaw {
+    fn exit(&self) -> RawExit {
+        self.exit
+    }
+    fn alpha(&self) -> &[f64] {
+        &self.alpha
+    }
+    fn iterations(&self) -> usize {
+        self.iterations
+    }
+    fn iterations_mut(&mut self) -> &mut usize {
+        &mut self.iterations
+    }
+}
+
+impl RawSolution for MulticlassRaw {
+    fn exit(&self) -> RawExit {
+        self.exit
+    }
+    fn alpha(&self) -> &[f64] {
+        &self.alpha
+    }
+    fn iterations(&self) -> usize {
+        self.iterations
+    }
+    fn iterations_mut(&mut self) -> &mut usize {
+        &mut self.iterations
+    }
+}
+
 /// The outcome of the hard-margin rule: the solution kept and what it certifies.
 struct Decided<S> {
     /// The solution returned to the caller.
@@ -83,28 +118,49 @@ struct Decided<S> {
     separable: bool,
 }
 
-fn decide<S>(
+/// Applies the penalty. `solve(c, guard, warm)` runs the solver at bound `c` (∞ = hard).
+///
+/// Hard margin: (1) solve the soft problem at `fallback_c`; (2) slack left beyond `2·tol`
+/// ⇒ not separable, keep it; (3) no slack and every dual variable below `fallback_c` ⇒ the
+/// bound is inactive, so the KKT conditions are those of C = ∞: it is the hard-margin
+/// solution; (4) no slack but some dual at the bound ⇒ continue with C = ∞ from there
+/// (guard `GUARD_FACTOR · fallback_c`); keep it if it converges without slack, else keep
+/// the soft solution (separable, but the hard optimum needs duals beyond the guard).
+/// Iterations of all solves are summed.
+fn decide<S: RawSolution>(
     p: &SvmParams,
-    solve: impl Fn(f64, f64) -> S,
-    exit_of: impl Fn(&S) -> RawExit,
+    warm: Option<&[f64]>,
+    solve: impl Fn(f64, f64, Option<&[f64]>) -> S,
     slack_of: impl Fn(&S) -> f64,
 ) -> Decided<S> {
     let slack_tol = 2.0 * p.tol;
     match p.penalty {
         Penalty::C(c) => {
-            let solution = solve(c, f64::INFINITY);
+            let solution = solve(c, f64::INFINITY, warm);
             // Soft margin: separable is certified when every margin is positive (ξ < 1).
             let separable = slack_of(&solution) < 1.0;
             Decided { solution, effective_c: c, separable }
         }
         Penalty::Hard => {
-            let attempt = solve(f64::INFINITY, GUARD_FACTOR * p.fallback_c);
-            if exit_of(&attempt) == RawExit::Converged && slack_of(&attempt) <= slack_tol {
-                return Decided { solution: attempt, effective_c: f64::INFINITY, separable: true };
+            let c = p.fallback_c;
+            let soft = solve(c, f64::INFINITY, warm);
+            if slack_of(&soft) > slack_tol {
+                return Decided { solution: soft, effective_c: c, separable: false };
             }
-            let solution = solve(p.fallback_c, f64::INFINITY);
-            let separable = slack_of(&solution) <= slack_tol;
-            Decided { solution, effective_c: p.fallback_c, separable }
+            let at_bound = soft.alpha().iter().any(|&a| a >= c);
+            if !at_bound && soft.exit() == RawExit::Converged {
+                return Decided { solution: soft, effective_c: f64::INFINITY, separable: true };
+            }
+            let soft_iterations = soft.iterations();
+            let mut hard = solve(f64::INFINITY, GUARD_FACTOR * c, Some(soft.alpha()));
+            let hard_iterations = hard.iterations();
+            if hard.exit() == RawExit::Converged && slack_of(&hard) <= slack_tol {
+                *hard.iterations_mut() += soft_iterations;
+                return Decided { solution: hard, effective_c: f64::INFINITY, separable: true };
+            }
+            let mut soft = soft;
+            *soft.iterations_mut() += hard_iterations;
+            Decided { solution: soft, effective_c: c, separable: true }
         }
     }
 }
@@ -190,7 +246,9 @@ pub(crate) fn fit_binary(
         let primal = objective::binary_primal(&margins, &raw.w, raw.b, c, loss, !free);
         return BinaryFit {
             raw,
-            exit: ExitReason::DegenerateOneClass,
+            // This is the exact optimum of the sub-problem (an absent class in OvR); the
+            // top-level one-class outcome is reported by `fit` itself.
+            exit: ExitReason::Converged,
             effective_c: c,
             separable: true,
             primal,
@@ -198,7 +256,7 @@ pub(crate) fn fit_binary(
             max_slack: 0.0,
         };
     }
-    let solve = |c: f64, guard: f64| {
+    let solve = |c: f64, guard: f64, warm: Option<&[f64]>| {
         if free {
             let cap = p.max_iter.unwrap_or((100 * n).max(10_000_000));
             smo::solve(x, y, c, p.tol, cap, warm, guard)
@@ -208,7 +266,7 @@ pub(crate) fn fit_binary(
         }
     };
     let slack = |r: &BinaryRaw| objective::max_slack(&objective::binary_margins(x, y, &r.w, r.b));
-    let decided = decide(p, solve, |r| r.exit, slack);
+    let decided = decide(p, warm, solve, slack);
     let raw = decided.solution;
     let c = decided.effective_c;
     let margins = objective::binary_margins(x, y, &raw.w, raw.b);
@@ -241,12 +299,12 @@ pub(crate) fn fit_crammer_singer(
 ) -> FittedSvm {
     let (n, d) = (x.n, x.d);
     let warm_flat: Option<Vec<f64>> = warm.map(|a| a.iter().copied().collect());
-    let solve = |c: f64, guard: f64| {
+    let solve = |c: f64, guard: f64, warm: Option<&[f64]>| {
         let cap = p.max_iter.unwrap_or(DEFAULT_PASSES);
-        crammer_singer::solve(x, y, n_classes, c, p.tol, cap, warm_flat.as_deref(), guard, p.seed)
+        crammer_singer::solve(x, y, n_classes, c, p.tol, cap, warm, guard, p.seed)
     };
     let slack = |r: &MulticlassRaw| objective::max_slack(&objective::multiclass_margins(x, y, &r.w, &r.b));
-    let decided = decide(p, solve, |r| r.exit, slack);
+    let decided = decide(p, warm_flat.as_deref(), solve, slack);
     let raw = decided.solution;
     let c = decided.effective_c;
     let margins = objective::multiclass_margins(x, y, &raw.w, &raw.b);

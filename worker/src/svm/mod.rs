@@ -19,18 +19,19 @@
 //! treat label 1 as the positive class.
 //!
 //! Hard margin ([`Penalty::Hard`]) and separability — the rule, shared by all solvers
-//! (`hard.rs`):
-//! 1. Solve with no upper bound on the dual variables. Abort the attempt as diverged
-//!    as soon as one dual variable exceeds `10 · fallback_c` (for separable data the
-//!    hard-margin duals are finite; for non-separable data the dual is unbounded), or
-//!    when the iteration cap is hit.
-//! 2. If the attempt converged, verify it: every training sample must satisfy
-//!    `y_i f(x_i) ≥ 1 − 2·tol` (multi-class: the Crammer–Singer margin constraints).
-//!    Then `separable = true` and the effective C is +∞.
-//! 3. Otherwise solve the soft problem at `C = fallback_c` (default 1e3) and report
-//!    that solution. `separable = true` only if it, too, has no slack beyond `2·tol`
-//!    (the hard attempt then only ran out of iterations); otherwise `separable = false`
-//!    — confirmed by a large-C soft solution that still needs slack.
+//! (`hard.rs`, `decide`):
+//! 1. Solve the soft problem at `C = fallback_c` (default 1e3), warm-started.
+//! 2. If it leaves slack beyond `2·tol` on some training sample (y_i f(x_i) < 1 − 2·tol;
+//!    multi-class: the Crammer–Singer margin constraints): `separable = false` — a
+//!    large-C soft solution that still needs slack — and that soft solution is returned
+//!    with effective C = `fallback_c`.
+//! 3. If it leaves no slack and every dual variable is below `fallback_c`, the bound is
+//!    inactive and its KKT conditions are exactly those of C = ∞: it is the hard-margin
+//!    solution (`separable = true`, effective C = +∞).
+//! 4. If it leaves no slack but some dual variable sits at the bound, solve with no upper
+//!    bound from there, aborting as diverged when a dual variable exceeds
+//!    `10 · fallback_c`; if that converges with no slack beyond `2·tol` it is returned
+//!    (effective C = +∞), else the soft solution is (separable, effective C = `fallback_c`).
 //!
 //! So "separable" means: separable with hard-margin dual variables of order at most
 //! `fallback_c`, i.e. with a margin not vanishingly small relative to the features.
@@ -53,6 +54,8 @@ mod smo;
 
 #[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+mod property_tests;
 
 
 use std::time::Instant;

@@ -100,7 +100,9 @@ pub(crate) fn feasible_start(warm: &[f64], y: &[f64], c: f64) -> Vec<f64> {
     let mut alpha: Vec<f64> = warm.iter().map(|&a| if a.is_finite() { a.clamp(0.0, c) } else { 0.0 }).collect();
     let pos: f64 = alpha.iter().zip(y).filter(|(_, y)| **y > 0.0).map(|(a, _)| a).sum();
     let neg: f64 = alpha.iter().zip(y).filter(|(_, y)| **y < 0.0).map(|(a, _)| a).sum();
-    if pos != neg {
+    // Round-off in a stored optimum leaves |pos − neg| ~ 1e-16·pos; rescaling then would move
+    // bounded α_i = C just below C and wake them up, so only real imbalances are repaired.
+    if (pos - neg).abs() > 1e-10 * (pos + neg) {
         let (heavy_sign, scale) = if pos > neg { (1.0, neg / pos) } else { (-1.0, pos / neg) };
         for (a, yi) in alpha.iter_mut().zip(y) {
             if *yi == heavy_sign {
