@@ -4,3 +4,4 @@
 pub mod rng;
 pub mod row;
 pub mod svm;
+pub mod boundary;

@@ -108,25 +108,23 @@ impl RawSolution for MulticlassRaw {
     }
 }
 
-/// The outcome of the hard-margin rule: the solution kept and what it certifies.
+/// The outcome of the hard-margin rule: the solution kept and the C it solves.
 struct Decided<S> {
     /// The solution returned to the caller.
     solution: S,
     /// The C that solution solves (+∞ for a verified hard margin).
     effective_c: f64,
-    /// Separability by the documented rule.
-    separable: bool,
 }
 
 /// Applies the penalty. `solve(c, guard, warm)` runs the solver at bound `c` (∞ = hard).
 ///
-/// Hard margin: (1) solve the soft problem at `fallback_c`; (2) slack left beyond `2·tol`
-/// ⇒ not separable, keep it; (3) no slack and every dual variable below `fallback_c` ⇒ the
-/// bound is inactive, so the KKT conditions are those of C = ∞: it is the hard-margin
-/// solution; (4) no slack but some dual at the bound ⇒ continue with C = ∞ from there
-/// (guard `GUARD_FACTOR · fallback_c`); keep it if it converges without slack, else keep
-/// the soft solution (separable, but the hard optimum needs duals beyond the guard).
-/// Iterations of all solves are summed.
+/// Hard margin: (1) solve the soft problem at `fallback_c`; (2) if it did not converge, or
+/// leaves slack beyond `2·tol`, keep it (effective C = `fallback_c`); (3) if it leaves no
+/// slack and every dual variable is below `fallback_c`, the bound is inactive, so its KKT
+/// conditions are those of C = ∞: it is the hard-margin solution; (4) no slack but some
+/// dual at the bound ⇒ continue with C = ∞ from there (guard `GUARD_FACTOR · fallback_c`);
+/// keep that if it converges without slack, else the soft solution. Iterations of all
+/// solves are summed.
 fn decide<S: RawSolution>(
     p: &SvmParams,
     warm: Option<&[f64]>,
@@ -135,32 +133,26 @@ fn decide<S: RawSolution>(
 ) -> Decided<S> {
     let slack_tol = 2.0 * p.tol;
     match p.penalty {
-        Penalty::C(c) => {
-            let solution = solve(c, f64::INFINITY, warm);
-            // Soft margin: separable is certified when every margin is positive (ξ < 1).
-            let separable = slack_of(&solution) < 1.0;
-            Decided { solution, effective_c: c, separable }
-        }
+        Penalty::C(c) => Decided { solution: solve(c, f64::INFINITY, warm), effective_c: c },
         Penalty::Hard => {
             let c = p.fallback_c;
             let soft = solve(c, f64::INFINITY, warm);
-            if slack_of(&soft) > slack_tol {
-                return Decided { solution: soft, effective_c: c, separable: false };
+            if soft.exit() != RawExit::Converged || slack_of(&soft) > slack_tol {
+                return Decided { solution: soft, effective_c: c };
             }
-            let at_bound = soft.alpha().iter().any(|&a| a >= c);
-            if !at_bound && soft.exit() == RawExit::Converged {
-                return Decided { solution: soft, effective_c: f64::INFINITY, separable: true };
+            if soft.alpha().iter().all(|&a| a < c) {
+                return Decided { solution: soft, effective_c: f64::INFINITY };
             }
             let soft_iterations = soft.iterations();
             let mut hard = solve(f64::INFINITY, GUARD_FACTOR * c, Some(soft.alpha()));
             let hard_iterations = hard.iterations();
             if hard.exit() == RawExit::Converged && slack_of(&hard) <= slack_tol {
                 *hard.iterations_mut() += soft_iterations;
-                return Decided { solution: hard, effective_c: f64::INFINITY, separable: true };
+                return Decided { solution: hard, effective_c: f64::INFINITY };
             }
             let mut soft = soft;
             *soft.iterations_mut() += hard_iterations;
-            Decided { solution: soft, effective_c: c, separable: true }
+            Decided { solution: soft, effective_c: c }
         }
     }
 }
@@ -174,7 +166,7 @@ pub(crate) struct BinaryFit {
     pub exit: ExitReason,
     /// The C it solves.
     pub effective_c: f64,
-    /// Separability by the documented rule.
+    /// Whether the returned model puts every training sample strictly on its side (y f > 0).
     pub separable: bool,
     /// Primal objective at (w, b) and effective C.
     pub primal: f64,
@@ -281,7 +273,7 @@ pub(crate) fn fit_binary(
     BinaryFit {
         exit: raw.exit.reason(),
         effective_c: c,
-        separable: decided.separable,
+        separable: margins.iter().all(|&m| m > 0.0),
         primal,
         dual,
         max_slack: objective::max_slack(&margins),
@@ -321,7 +313,7 @@ pub(crate) fn fit_crammer_singer(
         max_slack: objective::max_slack(&margins),
         exit: raw.exit.reason(),
         effective_c: c,
-        separable: decided.separable,
+        separable: margins.iter().all(|&m| m > 0.0),
         warm_started: false,
         seconds: 0.0,
         support_vectors: support,

@@ -51,7 +51,3 @@ pub(crate) fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
         *yi += a * xi;
     }
 }
-
-pub(crate) fn norm(a: &[f64]) -> f64 {
-    dot(a, a).sqrt()
-}

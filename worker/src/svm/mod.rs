@@ -18,25 +18,27 @@
 //! Labels are class indices `0..n_classes`; binary formulations take `n_classes = 2` and
 //! treat label 1 as the positive class.
 //!
-//! Hard margin ([`Penalty::Hard`]) and separability — the rule, shared by all solvers
-//! (`hard.rs`, `decide`):
+//! Hard margin ([`Penalty::Hard`]) — the rule, shared by all solvers (`hard.rs`, `decide`):
 //! 1. Solve the soft problem at `C = fallback_c` (default 1e3), warm-started.
-//! 2. If it leaves slack beyond `2·tol` on some training sample (y_i f(x_i) < 1 − 2·tol;
-//!    multi-class: the Crammer–Singer margin constraints): `separable = false` — a
-//!    large-C soft solution that still needs slack — and that soft solution is returned
-//!    with effective C = `fallback_c`.
+//! 2. If that did not converge, or leaves slack beyond `2·tol` on some training sample
+//!    (y_i f(x_i) < 1 − 2·tol; multi-class: the Crammer–Singer margin constraints), it is
+//!    returned with effective C = `fallback_c`.
 //! 3. If it leaves no slack and every dual variable is below `fallback_c`, the bound is
 //!    inactive and its KKT conditions are exactly those of C = ∞: it is the hard-margin
-//!    solution (`separable = true`, effective C = +∞).
+//!    solution (effective C = +∞).
 //! 4. If it leaves no slack but some dual variable sits at the bound, solve with no upper
 //!    bound from there, aborting as diverged when a dual variable exceeds
 //!    `10 · fallback_c`; if that converges with no slack beyond `2·tol` it is returned
-//!    (effective C = +∞), else the soft solution is (separable, effective C = `fallback_c`).
+//!    (effective C = +∞), else the soft solution is (effective C = `fallback_c`).
 //!
-//! So "separable" means: separable with hard-margin dual variables of order at most
-//! `fallback_c`, i.e. with a margin not vanishingly small relative to the features.
-//! For soft-margin fits `separable` is the certificate "the fitted SVM classifies every
-//! training sample correctly (y f > 0)"; it can be false for separable data at small C.
+//! `separable` (every formulation, every penalty) is a certificate read off the returned
+//! model: every training sample lies strictly on its own side (binary y f > 0; multi-class
+//! f_y > max_{k≠y} f_k). For non-separable features it is false by definition of
+//! separability; for separable features it is true whenever the returned SVM separates
+//! them — always for a hard-margin solution (effective C = +∞), and for the large-C
+//! fallback unless the margin is tiny relative to 1/√fallback_c. A hard-margin request
+//! with effective C = `fallback_c` and `separable = false` is the documented fallback
+//! for non-separable features: a large-C soft solution that still misclassifies.
 //!
 //! Degenerate inputs are outcomes, not errors (see [`ExitReason`]): with fewer than two
 //! classes present, or with all features exactly zero (dead ReLUs), no boundary exists
@@ -126,7 +128,8 @@ pub struct Diagnostics {
     /// The C the returned solution solves: +∞ for a verified hard margin, `fallback_c` after
     /// a hard-margin fallback, else the requested C.
     pub effective_c: f64,
-    /// Whether the training features are linearly separable, by the rule in the module doc.
+    /// Whether the returned model separates the training set (every margin > 0): a
+    /// certificate of linear separability (see the module doc).
     pub separable: bool,
     /// Whether a warm start was supplied and used.
     pub warm_started: bool,

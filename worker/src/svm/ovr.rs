@@ -10,7 +10,8 @@
 //!
 //! Aggregated diagnostics: iterations and violations are the maxima over classes (the
 //! critical path of the parallel solve), objectives and gaps are sums, the exit is the worst
-//! one, `separable` requires every class-vs-rest problem to be separable, the effective C
+//! one, `separable` means the arg-max of the K models classifies every training sample
+//! correctly (multi-class margin > 0), the effective C
 //! is +∞ only if every class kept its hard-margin solution, and the support vectors are
 //! the union over classes.
 
@@ -19,6 +20,7 @@ use rayon::prelude::*;
 
 use super::hard::{self, BinaryFit};
 use super::linalg::Dense;
+use super::objective;
 use super::params::SvmParams;
 use super::{Diagnostics, DualState, ExitReason, FittedSvm};
 
@@ -69,8 +71,9 @@ pub(crate) fn fit(p: &SvmParams, x: &Dense, y: &[usize], k: usize, warm: Option<
         diag.max_slack = diag.max_slack.max(f.max_slack);
         diag.exit = diag.exit.worst(f.exit);
         diag.effective_c = diag.effective_c.min(f.effective_c);
-        diag.separable &= f.separable;
     }
+    let margins = objective::multiclass_margins(x, y, w.as_slice().expect("w is contiguous"), b.as_slice().unwrap());
+    diag.separable = margins.iter().all(|&m| m > 0.0);
     diag.support_vectors = (0..n).filter(|&i| in_support[i]).collect();
     FittedSvm { w, b, diagnostics: diag, dual: DualState { formulation: p.formulation, alpha } }
 }

@@ -356,3 +356,4 @@ fn bad_input_is_an_error_naming_the_problem() {
     assert!(matches!(fit(&p, fewer.view(), &y[..10], 2, Some(&fitted.dual)), Err(SvmError::WarmStart(_))));
 }
 
+
