@@ -1,6 +1,7 @@
 //! The hyperplane worker: datasets, the ndarray trainer, linear SVM solvers and
 //! the decision-boundary metrics that compare a network's last layer with them.
 
+pub mod boundary;
 pub mod data;
 pub mod nn;
 pub mod rng;
@@ -8,5 +9,6 @@ pub mod rng;
 pub mod row {
     pub use hyperplane_proto::row::{Row, Value};
 }
+pub mod svm;
 pub mod train;
 pub mod trial;
