@@ -3,7 +3,11 @@
 //!
 //! `main` only parses arguments and dispatches; each command lives in its own file.
 
+mod cmd_bench;
+mod cmd_check;
+mod cmd_trial;
 mod engine_cli;
+mod exit;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,6 +21,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one trial locally and write its per-epoch rows to Parquet.
+    Trial(cmd_trial::Args),
+    /// Validate a sweep file and print its grid size and a sample of trials.
+    Check(cmd_check::Args),
+    /// Benchmarks (results go to BENCHMARKS.md).
+    Bench(cmd_bench::Args),
     /// Run a sweep on this machine: an embedded coordinator plus local workers (resumable).
     Run(engine_cli::cmd_run::Args),
     /// Serve sweeps to remote workers over gRPC.
@@ -36,18 +46,14 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Trial(args) => cmd_trial::run(args),
+        Command::Check(args) => cmd_check::run(args),
+        Command::Bench(args) => cmd_bench::run(args),
         Command::Run(args) => engine_cli::cmd_run::run(args),
         Command::Coordinator(args) => engine_cli::cmd_coordinator::run(args),
         Command::Worker(args) => engine_cli::cmd_worker::run(args),
         Command::Submit(args) => engine_cli::cmd_submit::run(args),
         Command::Status(args) => engine_cli::cmd_status::run(args),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            let invalid = e.chain().any(|c| c.is::<hyperplane_coordinator::sweep::SpecError>());
-            ExitCode::from(if invalid { 2 } else { 1 })
-        }
-    }
+    exit::report(result)
 }

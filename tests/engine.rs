@@ -96,6 +96,27 @@ fn a_killed_workers_trial_reruns_on_another_worker() {
     }
     let (killed_trial, _) = executions(&[&log_a]).remove(0);
     victim.kill9();
+    // A worker that gets SIGTERM (Slurm preemption) hands its lease back and exits cleanly.
+    let log_c = scratch.path("c.log");
+    let stderr_c = scratch.path("c.stderr");
+    let preempted = Proc {
+        child: std::process::Command::new(binary())
+            .args(["worker", "--coordinator", &format!("http://127.0.0.1:{port}"), "--slots", "1"])
+            .env("HYPERPLANE_EXEC_LOG", &log_c)
+            .stderr(std::fs::File::create(&stderr_c).unwrap())
+            .spawn()
+            .unwrap(),
+        name: "preempted worker".into(),
+    };
+    let start = Instant::now();
+    while executions(&[&log_c]).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the second worker never started a trial");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    preempted.signal("TERM");
+    assert!(preempted.wait_exit(Duration::from_secs(15)).success());
+    let said = std::fs::read_to_string(&stderr_c).unwrap();
+    assert!(said.contains("1 released"), "the preempted worker released its lease: {said}");
     let _survivor = start_worker(port, &log_b);
     wait_finished(port, "killw", Duration::from_secs(120));
     check_exactly_once(&scratch.out(), "killw", 6);

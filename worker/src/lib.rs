@@ -2,6 +2,7 @@
 //! the decision-boundary metrics that compare a network's last layer with them.
 
 pub mod client;
+pub mod boundary;
 pub mod data;
 pub mod nn;
 pub mod rng;
@@ -10,4 +11,6 @@ pub mod slots;
 pub mod row {
     pub use hyperplane_proto::row::{Row, Value};
 }
+pub mod svm;
 pub mod train;
+pub mod trial;

@@ -49,6 +49,8 @@ pub struct EvalContext<'a> {
 /// trainer's row alone.
 pub trait EvalHook {
     fn evaluate(&mut self, ctx: &EvalContext) -> Vec<Row>;
+    /// Called after every training epoch of every phase (`done` of `total`), for progress bars.
+    fn epoch_done(&mut self, _done: usize, _total: usize) {}
 }
 
 /// A hook that adds nothing (trainer-only runs).
@@ -154,6 +156,8 @@ pub(crate) fn train_in<F: Real>(
     let batch = if t.batch_size == 0 { n } else { t.batch_size.min(n) };
     let mut summary = TrainSummary { outcome: Outcome::Completed, epochs_run: 0, diverged_at: None, pretrain_loss: None, last_eval: None, seconds: 0.0 };
     let mut step = 0u64;
+    let total_epochs: usize = phases.iter().map(|p| p.1).sum();
+    let mut epochs_done = 0;
     for (phase, epochs, from, evaluated) in phases {
         if phase == "train" && spec.regime == Regime::Finetune {
             net.reinit_last(init, &mut Rng::derive(spec.seed, "reinit"));
@@ -181,6 +185,8 @@ pub(crate) fn train_in<F: Real>(
                 step += 1;
             }
             epoch_loss /= n as f64;
+            epochs_done += 1;
+            hook.epoch_done(epochs_done, total_epochs);
             if !epoch_loss.is_finite() || !is_finite_net(&net) {
                 summary.outcome = Outcome::Diverged;
                 summary.diverged_at = Some(epoch);

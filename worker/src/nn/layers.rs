@@ -4,6 +4,7 @@
 //! read and write their rows as channel-major images (C×H×W flattened), so a
 //! dense layer after them needs no reshaping.
 
+use super::matmul::matmul;
 use super::Real;
 use hyperplane_proto::spec::Activation;
 use ndarray::{s, Array1, Array2, ArrayView2, Axis, Zip};
@@ -26,16 +27,16 @@ pub struct ParamGrad<F> {
 
 impl<F: Real> Dense<F> {
     pub fn forward(&self, x: ArrayView2<F>) -> Array2<F> {
-        let mut y = x.dot(&self.w.t());
+        let mut y = matmul(x, self.w.t());
         y += &self.b;
         y
     }
 
     /// Returns (dL/dx if wanted, dL/dW, dL/db).
     pub fn backward(&self, x: ArrayView2<F>, dy: ArrayView2<F>, want_dx: bool) -> (Option<Array2<F>>, ParamGrad<F>) {
-        let w = dy.t().dot(&x);
+        let w = matmul(dy.t(), x);
         let b = dy.sum_axis(Axis(0));
-        let dx = want_dx.then(|| dy.dot(&self.w));
+        let dx = want_dx.then(|| matmul(dy, self.w.view()));
         (dx, ParamGrad { w, b })
     }
 }
@@ -120,7 +121,7 @@ impl<F: Real> Conv2d<F> {
         let [_, h, w] = self.in_shape;
         let hw = h * w;
         let o = self.out_channels();
-        let mut y = cols.dot(&self.w.t()); // (n·hw) × o
+        let mut y = matmul(cols, self.w.t()); // (n·hw) × o
         y += &self.b;
         let mut out = Array2::<F>::zeros((n, o * hw));
         for i in 0..n {
@@ -142,10 +143,10 @@ impl<F: Real> Conv2d<F> {
             let src = dy.row(i).into_shape_with_order((o, hw)).expect("contiguous row");
             dyc.slice_mut(s![i * hw..(i + 1) * hw, ..]).assign(&src.t());
         }
-        let gw = dyc.t().dot(&cols);
+        let gw = matmul(dyc.t(), cols);
         let gb = dyc.sum_axis(Axis(0));
         let dx = want_dx.then(|| {
-            let dcols = dyc.dot(&self.w);
+            let dcols = matmul(dyc.view(), self.w.view());
             let k = self.kernel;
             let pad = k / 2;
             let mut dx = Array2::<F>::zeros((n, c * hw));

@@ -5,6 +5,7 @@
 
 pub mod layers;
 pub mod loss;
+pub mod matmul;
 pub mod optim;
 
 use crate::rng::Rng;

@@ -1,0 +1,5 @@
+//! End-to-end tests of the `hyperplane` binary: one test binary, one shared harness.
+
+mod check_cmd;
+mod harness;
+mod trial_cmd;

@@ -1,0 +1,53 @@
+//! `hyperplane trial`: runs the digits example and reads its Parquet back.
+
+use crate::harness::*;
+use polars::prelude::*;
+
+#[test]
+fn digits_trial_writes_epochs_parquet_and_trial_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("t");
+    run_ok(&["trial", "sweeps/digits-trial.toml", "--out", out_dir.to_str().unwrap(), "--dump-features"]);
+    let df = read_parquet(&out_dir.join("epochs.parquet"));
+    let epochs = df.column("epoch").unwrap().i64().unwrap();
+    let distinct: std::collections::BTreeSet<i64> = epochs.into_no_null_iter().collect();
+    assert_eq!(distinct.iter().copied().collect::<Vec<_>>(), vec![1, 2, 3, 6, 10, 19, 33, 60]);
+    for col in ["trial_id", "architecture", "dataset", "learning_rate", "regime", "seed", "train_loss", "train_acc", "test_acc", "w_norm", "b_norm", "feat_norm_mean", "seconds"] {
+        assert!(df.column(col).is_ok(), "missing column {col}");
+    }
+    let acc = df.column("train_acc").unwrap().f64().unwrap();
+    assert!(acc.max().unwrap() > 0.98, "digits should be fitted: {acc:?}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("trial.json")).unwrap()).unwrap();
+    assert_eq!(json["outcome"], "completed");
+    assert_eq!(json["rows"].as_u64().unwrap() as usize, df.height());
+    let feats = read_parquet(&out_dir.join("features-e60.parquet"));
+    assert_eq!(feats.height(), 1797);
+    assert_eq!(feats.width(), 64 + 2);
+    let split = feats.column("split").unwrap().str().unwrap().clone();
+    let train = (0..split.len()).filter(|&i| split.get(i) == Some("train")).count();
+    assert_eq!(train as u64, json["summary"]["n_train"].as_u64().unwrap());
+}
+
+#[test]
+fn the_same_file_and_seed_give_identical_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    run_ok(&["trial", "sweeps/digits-trial.toml", "--out", a.to_str().unwrap()]);
+    run_ok(&["trial", "sweeps/digits-trial.toml", "--out", b.to_str().unwrap()]);
+    let (da, db) = (read_parquet(&a.join("epochs.parquet")), read_parquet(&b.join("epochs.parquet")));
+    assert!(without_timing(&da).equals_missing(&without_timing(&db)), "rows differ between identical runs");
+}
+
+#[test]
+fn a_sweep_needs_an_index_and_a_bad_index_is_invalid_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = dir.path().join("s.toml");
+    let text = std::fs::read_to_string(repo().join("sweeps/digits-trial.toml")).unwrap().replace("seed = 0", "seed = [0, 1]");
+    std::fs::write(&sweep, text).unwrap();
+    let out = run(&["trial", sweep.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--index"));
+    let out = run(&["trial", sweep.to_str().unwrap(), "--index", "5"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

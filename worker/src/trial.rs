@@ -1,0 +1,165 @@
+//! One trial end to end: dataset recipe → prepared data → training with the
+//! boundary metrics at each evaluation → a summary row.
+//!
+//! This is what every worker slot runs. It is blocking CPU work: call it from a
+//! rayon pool or a dedicated thread, never from an async runtime.
+
+use crate::data::{self, DataError, Dataset, Samples, Standardizer};
+use crate::row::Row;
+use crate::train::{self, EvalContext, EvalHook, NoHook, TrainData, TrainError};
+use hyperplane_proto::spec::{DataSource, DatasetSpec, TrialSpec};
+use std::sync::atomic::AtomicBool;
+
+/// Why a trial could not run at all (as opposed to an outcome such as divergence).
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    #[error("dataset: {0}")]
+    Data(#[from] DataError),
+    #[error("training: {0}")]
+    Train(#[from] TrainError),
+    #[error("dataset: the {split} split has no samples after preparation")]
+    EmptySplit { split: &'static str },
+}
+
+/// The end of a trial, for `trial.json` and the trials table.
+#[derive(Debug, Clone)]
+pub struct TrialOutcome {
+    /// "completed", "diverged" or "cancelled".
+    pub outcome: String,
+    /// Final metrics and sizes as columns (`outcome`, `epochs_run`, `final_train_loss`, ...).
+    pub summary: Row,
+}
+
+/// Loads the source, selects classes, splits, subsamples and standardises, in that order.
+pub fn load_dataset(name: &str, spec: &DatasetSpec) -> Result<Dataset, DataError> {
+    let seed = spec.data_seed;
+    let (all, test, shape): (Samples, Option<Samples>, Option<[usize; 3]>) = match &spec.source {
+        DataSource::Blobs { n, centers, dim, cluster_std } => (data::blobs(*n, *centers, *dim, *cluster_std, seed)?, None, None),
+        DataSource::Moons { n, noise } => (data::moons(*n, *noise, seed)?, None, None),
+        DataSource::Circles { n, noise, factor } => (data::circles(*n, *noise, *factor, seed)?, None, None),
+        DataSource::Xor { n, noise } => (data::xor(*n, *noise, seed)?, None, None),
+        DataSource::Spirals { n, arms, noise } => (data::spirals(*n, *arms, *noise, seed)?, None, None),
+        DataSource::Sectors { n, r0, r1, r2 } => (data::sectors(*n, *r0, *r1, *r2, seed)?, None, None),
+        DataSource::Plate { n, margin } => (data::plate(*n, *margin, seed)?, None, None),
+        DataSource::Digits => (data::digits()?, None, Some(data::DIGITS_SHAPE)),
+        DataSource::Iris => (data::iris()?, None, None),
+        DataSource::Wine => (data::wine()?, None, None),
+        DataSource::BreastCancer => (data::breast_cancer()?, None, None),
+        DataSource::Mnist5k { data_dir } => (data::mnist5k(data_dir.as_deref())?, None, Some(data::MNIST_SHAPE)),
+        DataSource::Idx { train_images, train_labels, test_images, test_labels } => {
+            let (train, shape) = data::idx(train_images, train_labels)?;
+            let test = match (test_images, test_labels) {
+                (Some(i), Some(l)) => Some(data::idx(i, l)?.0),
+                _ => None,
+            };
+            (train, test, Some(shape))
+        }
+        DataSource::Cifar10 { train, test } => {
+            let test = if test.is_empty() { None } else { Some(data::cifar10(test)?) };
+            (data::cifar10(train)?, test, Some(data::CIFAR10_SHAPE))
+        }
+        DataSource::Csv { path, label_column, test_path } => {
+            (data::csv(path, label_column)?, test_path.as_ref().map(|p| data::csv(p, label_column)).transpose()?, None)
+        }
+        DataSource::Parquet { path, label_column, test_path } => {
+            (data::parquet(path, label_column)?, test_path.as_ref().map(|p| data::parquet(p, label_column)).transpose()?, None)
+        }
+        DataSource::Npy { x, y, test_x, test_y } => {
+            let test = match (test_x, test_y) {
+                (Some(tx), Some(ty)) => Some(data::npy(tx, ty)?),
+                _ => None,
+            };
+            (data::npy(x, y)?, test, None)
+        }
+    };
+    let (all, test) = match &spec.classes {
+        Some(classes) => (data::select_classes(&all, classes)?, test.map(|t| data::select_classes(&t, classes)).transpose()?),
+        None => (all, test),
+    };
+    let mut ds = match test {
+        Some(test) => Dataset { name: name.to_string(), train: all, test, image_shape: shape },
+        None => Dataset::split(name, &all, spec.test_fraction, seed, shape)?,
+    };
+    if let Some(n) = spec.train_subsample.filter(|&n| n < ds.train.len()) {
+        ds.train = data::subsample(&ds.train, n, seed)?;
+    }
+    if spec.standardize {
+        let st = Standardizer::fit(&ds.train);
+        st.apply(&mut ds.train)?;
+        st.apply(&mut ds.test)?;
+    }
+    Ok(ds)
+}
+
+/// Sees a trial's progress without changing it (progress bars, feature dumps).
+pub trait TrialObserver {
+    /// Every evaluation, before the boundary metrics run.
+    fn evaluation(&mut self, _ctx: &EvalContext) {}
+    /// After every training epoch of every phase.
+    fn epoch(&mut self, _done: usize, _total: usize) {}
+}
+
+/// Observes nothing.
+pub struct Unobserved;
+impl TrialObserver for Unobserved {}
+
+/// The boundary metrics with an observer in front of them.
+struct Observed<'a> {
+    inner: &'a mut dyn EvalHook,
+    observer: &'a mut dyn TrialObserver,
+}
+
+impl EvalHook for Observed<'_> {
+    fn evaluate(&mut self, ctx: &EvalContext) -> Vec<Row> {
+        self.observer.evaluation(ctx);
+        self.inner.evaluate(ctx)
+    }
+    fn epoch_done(&mut self, done: usize, total: usize) {
+        self.observer.epoch(done, total);
+    }
+}
+
+/// Runs one trial; `on_row` receives each evaluation row as it is produced.
+pub fn run_trial(spec: &TrialSpec, on_row: &mut dyn FnMut(Row), cancel: &AtomicBool) -> Result<TrialOutcome, TrialError> {
+    run_trial_observed(spec, &mut Unobserved, on_row, cancel)
+}
+
+/// `run_trial` with an observer.
+pub fn run_trial_observed(
+    spec: &TrialSpec,
+    observer: &mut dyn TrialObserver,
+    on_row: &mut dyn FnMut(Row),
+    cancel: &AtomicBool,
+) -> Result<TrialOutcome, TrialError> {
+    let ds = load_dataset(&spec.dataset_name, &spec.dataset)?;
+    if ds.train.is_empty() {
+        return Err(TrialError::EmptySplit { split: "train" });
+    }
+    let n_classes = ds.train.n_classes().max(ds.test.n_classes());
+    let data = TrainData {
+        train_x: ds.train.x.view(),
+        train_y: &ds.train.y,
+        test_x: ds.test.x.view(),
+        test_y: &ds.test.y,
+        n_classes,
+        image_shape: ds.image_shape,
+    };
+    let mut metrics = NoHook;
+    let mut hook = Observed { inner: &mut metrics, observer };
+    let s = train::train(spec, &data, &mut hook, on_row, cancel)?;
+    let mut summary = Row::new();
+    summary.push("outcome", s.outcome.as_str());
+    summary.push("epochs_run", s.epochs_run);
+    summary.push("diverged_at", s.diverged_at.map_or(-1, |e| e as i64));
+    summary.push("pretrain_loss", s.pretrain_loss.unwrap_or(f64::NAN));
+    summary.push("n_train", ds.train.len());
+    summary.push("n_test", ds.test.len());
+    summary.push("n_inputs", ds.train.dim());
+    summary.push("n_classes", n_classes);
+    for col in ["train_loss", "test_loss", "train_acc", "test_acc", "w_norm", "b_norm"] {
+        let v = s.last_eval.as_ref().and_then(|r| r.get(col)).cloned().unwrap_or(f64::NAN.into());
+        summary.push(format!("final_{col}"), v);
+    }
+    summary.push("trial_seconds", s.seconds);
+    Ok(TrialOutcome { outcome: s.outcome.as_str().to_string(), summary })
+}
