@@ -58,7 +58,7 @@ print("ok")
 fn three_workers_run_every_trial_exactly_once() {
     let scratch = Scratch::new();
     let port = free_port();
-    let sweep = scratch.write("s.toml", &moons_sweep("three", &[0.05, 0.1, 0.2, 0.4], 12, 3));
+    let sweep = scratch.write("s.toml", &moons_sweep("three", &[0.05, 0.1, 0.2, 0.4], 12, 3, 200));
     let _coordinator = start_coordinator(&scratch, port, TTL);
     submit(port, &sweep);
     let logs: Vec<_> = (0..3).map(|k| scratch.path(&format!("exec-{k}.log"))).collect();
@@ -83,7 +83,7 @@ fn a_killed_workers_trial_reruns_on_another_worker() {
     let scratch = Scratch::new();
     let port = free_port();
     // Longer trials, so the kill lands mid-trial.
-    let sweep = scratch.write("s.toml", &moons_sweep("killw", &[0.05, 0.1], 3, 400));
+    let sweep = scratch.write("s.toml", &moons_sweep("killw", &[0.05, 0.1], 3, 5000, 2000));
     let _coordinator = start_coordinator(&scratch, port, TTL);
     submit(port, &sweep);
     let (log_a, log_b) = (scratch.path("a.log"), scratch.path("b.log"));
@@ -133,7 +133,7 @@ fn a_killed_workers_trial_reruns_on_another_worker() {
 fn a_killed_coordinator_restarts_and_finishes_without_rerunning_completed_trials() {
     let scratch = Scratch::new();
     let port = free_port();
-    let sweep = scratch.write("s.toml", &moons_sweep("killc", &[0.05, 0.1, 0.2, 0.4], 10, 30));
+    let sweep = scratch.write("s.toml", &moons_sweep("killc", &[0.05, 0.1, 0.2, 0.4], 10, 2000, 1000));
     let coordinator = start_coordinator(&scratch, port, TTL);
     submit(port, &sweep);
     let logs: Vec<_> = (0..2).map(|k| scratch.path(&format!("exec-{k}.log"))).collect();
@@ -165,7 +165,7 @@ fn an_extended_grid_runs_only_the_new_trials_and_a_changed_spec_is_refused() {
         args.extend(extra);
         hyperplane(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>().iter().map(|s| s.as_str()).collect::<Vec<_>>(), Some(&log))
     };
-    let small = scratch.write("small.toml", &moons_sweep("grow", &[0.05, 0.1], 3, 3));
+    let small = scratch.write("small.toml", &moons_sweep("grow", &[0.05, 0.1], 3, 3, 200));
     let first = run(&small, &[]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert_eq!(executions(&[&log]).len(), 6);
@@ -173,7 +173,7 @@ fn an_extended_grid_runs_only_the_new_trials_and_a_changed_spec_is_refused() {
     let again = run(&small, &[]);
     assert!(again.status.success());
     assert_eq!(executions(&[&log]).len(), 6);
-    let grown = scratch.write("grown.toml", &moons_sweep("grow", &[0.05, 0.1, 0.2], 3, 3));
+    let grown = scratch.write("grown.toml", &moons_sweep("grow", &[0.05, 0.1, 0.2], 3, 3, 200));
     let second = run(&grown, &[]);
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
     assert!(String::from_utf8_lossy(&second.stdout).contains("3 of them new"));
@@ -182,7 +182,7 @@ fn an_extended_grid_runs_only_the_new_trials_and_a_changed_spec_is_refused() {
     assert!(counts.values().all(|&n| n == 1), "old trials did not run again: {counts:?}");
     check_exactly_once(&scratch.out(), "grow", 9);
     // A changed spec (more epochs) under the same name is refused with a pointer to --new-sweep...
-    let changed = scratch.write("changed.toml", &moons_sweep("grow", &[0.05], 1, 4));
+    let changed = scratch.write("changed.toml", &moons_sweep("grow", &[0.05], 1, 4, 200));
     let refused = run(&changed, &[]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--new-sweep"));

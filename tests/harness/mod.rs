@@ -21,8 +21,9 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A moons sweep of `learning_rates.len() * seeds` trials of a 2-16-2 MLP.
-pub fn moons_sweep(name: &str, learning_rates: &[f64], seeds: u32, epochs: u32) -> String {
+/// A moons sweep (`n` points) of `learning_rates.len() * seeds` trials of a 2-16-2 MLP.
+/// Trial time grows with `n * epochs` (about 0.2 s per million point-epochs).
+pub fn moons_sweep(name: &str, learning_rates: &[f64], seeds: u32, epochs: u32, n: u32) -> String {
     let lrs: Vec<String> = learning_rates.iter().map(|lr| format!("{lr:?}")).collect();
     let seeds: Vec<String> = (0..seeds).map(|s| s.to_string()).collect();
     format!(
@@ -38,7 +39,7 @@ seed = [{seeds}]
 hidden = [16, 2]
 [datasets.moons]
 source = "moons"
-n = 200
+n = {n}
 [training]
 epochs = {epochs}
 "#,
