@@ -229,11 +229,15 @@ async fn sink_writes_each_finished_trial_once_with_stable_column_types() {
         trial_rows += crate::frame::read_parquet(&entry.unwrap().path()).unwrap().height();
     }
     let mut loss_types = Vec::new();
+    let mut schemas = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(out.join("s/epochs")).unwrap() {
         let df = crate::frame::read_parquet(&entry.unwrap().path()).unwrap();
         epoch_rows += df.height();
         loss_types.push(df.column("loss").unwrap().dtype().clone());
+        schemas.insert(format!("{:?}", df.schema()));
     }
+    // The `extra` column first appears in a later part; earlier parts were rewritten to carry it.
+    assert_eq!(schemas.len(), 1, "every epochs part has the same schema: {schemas:#?}");
     assert_eq!(trial_rows, 4);
     assert_eq!(epoch_rows, 9);
     assert!(loss_types.iter().all(|t| *t == DataType::Int64) || loss_types.iter().all(|t| *t == DataType::Float64));

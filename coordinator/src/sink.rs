@@ -70,6 +70,14 @@ impl Dtype {
             Dtype::Str => "str",
         }
     }
+    fn polars(self) -> DataType {
+        match self {
+            Dtype::F64 => DataType::Float64,
+            Dtype::I64 => DataType::Int64,
+            Dtype::Bool => DataType::Boolean,
+            Dtype::Str => DataType::String,
+        }
+    }
     fn parse(name: &str) -> Result<Dtype> {
         Ok(match name {
             "f64" => Dtype::F64,
@@ -251,6 +259,66 @@ fn remove_orphans(out_dir: &Path, sweep: &str, last_recorded: u64) -> Result<usi
     Ok(removed)
 }
 
+/// Column names of a Parquet file, read from its footer only.
+fn file_columns(path: &Path) -> Result<Vec<String>> {
+    let file = std::fs::File::open(path).map_err(|e| CoordinatorError::io(format!("opening {}", path.display()), e))?;
+    let schema = ParquetReader::new(file).schema().map_err(|e| CoordinatorError::Parquet(format!("{}: {e}", path.display())))?;
+    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+}
+
+/// Rewrites the parts of `kind` numbered `1..=up_to` whose columns differ from `columns`,
+/// so that every part of a sweep has exactly the same columns in the same order: readers
+/// that take the schema from one file (`polars.scan_parquet`, `pyarrow.dataset`) then see
+/// every column. Missing columns are added as nulls of the recorded type; a column not in
+/// `columns` can only be an all-null leftover of a rewrite interrupted by a crash, so
+/// dropping it loses nothing. Each rewrite is atomic. Returns how many files were rewritten.
+fn normalise_parts(
+    out_dir: &Path,
+    sweep: &SweepInfo,
+    kind: &str,
+    columns: &[(String, Dtype)],
+    up_to: u64,
+) -> Result<usize> {
+    let wanted: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    let mut rewritten = 0;
+    for part in 1..=up_to {
+        let path = part_path(out_dir, &sweep.name, kind, part);
+        if !path.exists() {
+            continue;
+        }
+        if file_columns(&path)? == wanted {
+            continue;
+        }
+        let mut df = crate::frame::read_parquet(&path).map_err(|e| CoordinatorError::Parquet(e.to_string()))?;
+        let height = df.height();
+        for (name, dtype) in columns {
+            if df.column(name).is_err() {
+                df.with_column(Column::full_null(name.as_str().into(), height, &dtype.polars()))
+                    .map_err(|e| CoordinatorError::Parquet(e.to_string()))?;
+            }
+        }
+        let mut df = df.select(wanted.iter().copied()).map_err(|e| CoordinatorError::Parquet(e.to_string()))?;
+        write_parquet_atomic(&path, &mut df, &part_metadata(sweep, kind, part))
+            .map_err(|e| CoordinatorError::Parquet(e.to_string()))?;
+        rewritten += 1;
+    }
+    if rewritten > 0 {
+        info!(sweep = %sweep.name, kind, rewritten, "earlier parts rewritten with the sweep's new columns");
+    }
+    Ok(rewritten)
+}
+
+/// The key-value metadata of every part: the sweep, its spec hash and its spec text.
+fn part_metadata(sweep: &SweepInfo, kind: &str, part: u64) -> Vec<(String, String)> {
+    vec![
+        ("hyperplane.sweep".to_string(), sweep.name.clone()),
+        ("hyperplane.spec_hash".to_string(), sweep.spec_hash.clone()),
+        ("hyperplane.spec_toml".to_string(), sweep.source.clone()),
+        ("hyperplane.kind".to_string(), kind.to_string()),
+        ("hyperplane.part".to_string(), part.to_string()),
+    ]
+}
+
 /// Writes `OUT/<sweep>/sweep.toml` (atomically) when its content differs.
 fn write_sweep_toml(out_dir: &Path, sweep: &SweepInfo) -> Result<()> {
     let dir = out_dir.join(&sweep.name);
@@ -323,7 +391,14 @@ fn flush(engine: &Engine, conn: &Connection, out_dir: &Path, sinks: &mut HashMap
     for sweep in engine.sweeps_blocking()? {
         let sink = sinks.entry(sweep.name.clone()).or_default();
         if !sink.cleaned {
-            remove_orphans(out_dir, &sweep.name, state::last_part(conn, &sweep.name)?)?;
+            let last = state::last_part(conn, &sweep.name)?;
+            remove_orphans(out_dir, &sweep.name, last)?;
+            for kind in ["trials", "epochs"] {
+                let schema = Schema::load(conn, &sweep.name, kind)?;
+                if !schema.columns.is_empty() {
+                    normalise_parts(out_dir, &sweep, kind, &schema.columns, last)?;
+                }
+            }
             sink.cleaned = true;
         }
         loop {
@@ -381,24 +456,23 @@ fn write_part(
     }
     let trials_rows = trial_frame.rows as u64;
     let epochs_rows = epoch_frame.rows as u64;
-    let metadata = |kind: &str| {
-        vec![
-            ("hyperplane.sweep".to_string(), sweep.name.clone()),
-            ("hyperplane.spec_hash".to_string(), sweep.spec_hash.clone()),
-            ("hyperplane.spec_toml".to_string(), sweep.source.clone()),
-            ("hyperplane.kind".to_string(), kind.to_string()),
-            ("hyperplane.part".to_string(), part.to_string()),
-        ]
-    };
     let parquet = |e: crate::frame::FrameError| CoordinatorError::Parquet(e.to_string());
     if epochs_rows > 0 {
         let mut df = epoch_frame.finish(epoch_schema)?;
-        write_parquet_atomic(&part_path(out_dir, &sweep.name, "epochs", part), &mut df, &metadata("epochs"))
+        write_parquet_atomic(&part_path(out_dir, &sweep.name, "epochs", part), &mut df, &part_metadata(sweep, "epochs", part))
             .map_err(parquet)?;
     }
     let mut df = trial_frame.finish(trial_schema)?;
-    write_parquet_atomic(&part_path(out_dir, &sweep.name, "trials", part), &mut df, &metadata("trials"))
+    write_parquet_atomic(&part_path(out_dir, &sweep.name, "trials", part), &mut df, &part_metadata(sweep, "trials", part))
         .map_err(parquet)?;
+    // New columns: bring the earlier parts to the same schema before recording this part
+    // (after a crash in between, start-up normalises them to the recorded schema again).
+    if trial_schema.columns.len() > trial_schema.recorded {
+        normalise_parts(out_dir, sweep, "trials", &trial_schema.columns, part - 1)?;
+    }
+    if epoch_schema.columns.len() > epoch_schema.recorded {
+        normalise_parts(out_dir, sweep, "epochs", &epoch_schema.columns, part - 1)?;
+    }
     let mut new_columns = trial_schema.new_columns("trials");
     new_columns.extend(epoch_schema.new_columns("epochs"));
     engine.record_part_blocking(PartRecord {
