@@ -113,6 +113,8 @@ pub fn open_writer(state_dir: &Path) -> Result<Connection> {
         .map_err(|e| CoordinatorError::io(format!("creating state directory {}", state_dir.display()), e))?;
     let conn = Connection::open(database_path(state_dir))?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    // Every request runs a few cached statements; the default cache of 16 would thrash.
+    conn.set_prepared_statement_cache_capacity(64);
     // WAL lets the sink read while the writer commits; synchronous=FULL makes a commit
     // durable before the reply that acknowledges it (group commits pay for the fsync).
     conn.pragma_update(None, "journal_mode", "WAL")?;
