@@ -109,6 +109,41 @@ async fn round_trips(addr: std::net::SocketAddr, clients: usize) -> (f64, f64, f
     (done.load(Ordering::Relaxed) as f64 / elapsed, percentile(&latencies, 0.5), percentile(&latencies, 0.99))
 }
 
+/// The engine alone (no gRPC): `clients` tasks call lease → complete on the engine handle,
+/// to separate the cost of durable state from the cost of the network stack.
+async fn engine_only(engine: &hyperplane_coordinator::engine::Engine, clients: usize) -> f64 {
+    use hyperplane_coordinator::scheduler::Completion;
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for k in 0..clients {
+        let (engine, stop, done) = (engine.clone(), stop.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let worker = engine.register(format!("engine-{k}"), 1).await.unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                let Some(lease) = engine.lease(worker.clone(), 1).await.unwrap().pop() else { break };
+                let completion = Completion {
+                    worker: worker.clone(),
+                    lease_id: lease.lease_id,
+                    attempt: lease.attempt,
+                    outcome: "completed".into(),
+                    summary: Vec::new(),
+                    batches: 0,
+                };
+                engine.complete(completion).await.unwrap();
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(phase()).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
 /// `clients` workers each hold one lease and stream batches of `batch` rows of 8 cells.
 async fn ingest(addr: std::net::SocketAddr, clients: usize, batch: usize) -> f64 {
     let conns = channels(addr, clients.min(MAX_CONNECTIONS)).await;
@@ -202,6 +237,11 @@ fn main() {
             .submit(Arc::new(SyntheticSweep::new("bench", 5_000_000, 3)) as Arc<dyn TrialSource>, "bench".into(), None)
             .await
             .unwrap();
+        for clients in [1, 100, 1000] {
+            let rate = engine_only(&coordinator.engine, clients).await;
+            println!("engine only (no gRPC), {clients} clients: {rate:.0} lease+complete/s");
+        }
+        println!();
         println!("| clients | round trips/s | lease p50 (ms) | lease p99 (ms) |");
         println!("|---:|---:|---:|---:|");
         for clients in [1, 100, 1000] {

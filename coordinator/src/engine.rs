@@ -6,6 +6,7 @@
 //! request through its oneshot. An acknowledgement therefore always means "committed",
 //! and one fsync is shared by every request of the group.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -81,15 +82,16 @@ fn pending<T: Send + 'static>(tx: oneshot::Sender<Result<T>>, result: Result<T>)
     Box::new(Reply { tx, result })
 }
 
-/// Runs `f` inside a savepoint: its writes are kept only when it returns Ok.
-/// (Cached statements: this runs for every request, so parsing it each time would show.)
-fn in_savepoint<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    conn.prepare_cached("SAVEPOINT request")?.execute([])?;
+/// Runs one request's part of the group's transaction. Requests check everything they can
+/// refuse for (stale lease, wrong owner, missing rows...) before writing, so a refused
+/// request writes nothing; a *database* error may leave a request half-written, which
+/// poisons the group: it is rolled back whole and the scheduler reloaded. (Savepoints per
+/// request would avoid that, at a cost on every request for an error that is rare.)
+fn tracked<T>(poisoned: &Cell<bool>, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let result = f();
-    if result.is_err() {
-        conn.prepare_cached("ROLLBACK TO request")?.execute([])?;
+    if matches!(result, Err(CoordinatorError::Database(_))) {
+        poisoned.set(true);
     }
-    conn.prepare_cached("RELEASE request")?.execute([])?;
     result
 }
 
@@ -225,35 +227,41 @@ impl Engine {
 }
 
 /// Applies one request; returns its pending reply and whether the thread should stop.
-fn apply(scheduler: &mut Scheduler, conn: &Connection, command: Command, now: i64) -> (Box<dyn PendingReply>, bool) {
+fn apply(
+    scheduler: &mut Scheduler,
+    conn: &Connection,
+    command: Command,
+    now: i64,
+    poisoned: &Cell<bool>,
+) -> (Box<dyn PendingReply>, bool) {
     let reply = match command {
         Command::Register { hostname, slots, reply } => {
-            pending(reply, in_savepoint(conn, || scheduler.register(conn, &hostname, slots, now)))
+            pending(reply, tracked(poisoned, || scheduler.register(conn, &hostname, slots, now)))
         }
         Command::Lease { worker, max, reply } => {
-            pending(reply, in_savepoint(conn, || scheduler.lease(conn, &worker, max, now)))
+            pending(reply, tracked(poisoned, || scheduler.lease(conn, &worker, max, now)))
         }
         Command::Heartbeat { worker, lease_ids, reply } => {
             pending(reply, scheduler.heartbeat(&worker, &lease_ids, now))
         }
         Command::Rows { report, reply } => {
-            pending(reply, in_savepoint(conn, || scheduler.report_rows(conn, &report, now)))
+            pending(reply, tracked(poisoned, || scheduler.report_rows(conn, &report, now)))
         }
         Command::Complete { completion, reply } => {
-            pending(reply, in_savepoint(conn, || scheduler.complete(conn, &completion, now)))
+            pending(reply, tracked(poisoned, || scheduler.complete(conn, &completion, now)))
         }
-        Command::Fail { failure, reply } => pending(reply, in_savepoint(conn, || scheduler.fail(conn, &failure, now))),
+        Command::Fail { failure, reply } => pending(reply, tracked(poisoned, || scheduler.fail(conn, &failure, now))),
         Command::Release { worker, lease_ids, reply } => {
-            pending(reply, in_savepoint(conn, || scheduler.release(conn, &worker, &lease_ids, now)))
+            pending(reply, tracked(poisoned, || scheduler.release(conn, &worker, &lease_ids, now)))
         }
         Command::Submit { source, origin, rename_to, reply } => pending(
             reply,
-            in_savepoint(conn, || scheduler.submit(conn, source, &origin, rename_to.as_deref(), now)),
+            tracked(poisoned, || scheduler.submit(conn, source, &origin, rename_to.as_deref(), now)),
         ),
         Command::Status { sweep, reply } => pending(reply, scheduler.status(&sweep, now)),
-        Command::Cancel { sweep, reply } => pending(reply, in_savepoint(conn, || scheduler.cancel(conn, &sweep, now))),
+        Command::Cancel { sweep, reply } => pending(reply, tracked(poisoned, || scheduler.cancel(conn, &sweep, now))),
         Command::RecordPart { record, reply } => {
-            pending(reply, in_savepoint(conn, || scheduler.record_part(conn, &record, now)))
+            pending(reply, tracked(poisoned, || scheduler.record_part(conn, &record, now)))
         }
         Command::Sweeps { reply } => {
             let sweeps = scheduler
@@ -310,27 +318,37 @@ fn run(
             std::thread::sleep(Duration::from_millis(100));
             continue;
         }
+        let poisoned = Cell::new(false);
         let mut replies = Vec::with_capacity(group.len());
         for command in group {
-            let (reply, shutdown) = apply(&mut scheduler, &conn, command, now);
+            let (reply, shutdown) = apply(&mut scheduler, &conn, command, now, &poisoned);
             replies.push(reply);
             stop |= shutdown;
         }
         if check_expiry {
             last_expiry = Instant::now();
-            if let Err(e) = in_savepoint(&conn, || scheduler.expire(&conn, now)) {
+            if let Err(e) = tracked(&poisoned, || scheduler.expire(&conn, now)) {
                 warn!(error = %e, "expiring leases failed");
             }
         }
-        match conn.execute_batch("COMMIT") {
+        let committed = if poisoned.get() {
+            Err("a request of the group failed in the database".to_string())
+        } else {
+            conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+        };
+        match committed {
             Ok(()) => replies.into_iter().for_each(|r| r.send(None)),
-            Err(e) => {
-                error!(error = %e, "commit failed; rebuilding the scheduler from the database");
-                let message = e.to_string();
+            Err(message) => {
+                error!(error = %message, "group not committed; rebuilding the scheduler from the database");
                 let _ = conn.execute_batch("ROLLBACK");
                 replies.into_iter().for_each(|r| r.send(Some(&message)));
                 match Scheduler::load(&conn, &parser, scheduler.ttl()) {
-                    Ok(reloaded) => scheduler = reloaded,
+                    Ok(mut reloaded) => {
+                        if scheduler.is_draining() {
+                            reloaded.set_draining();
+                        }
+                        scheduler = reloaded;
+                    }
                     Err(e) => error!(error = %e, "reloading the scheduler failed"),
                 }
             }

@@ -284,6 +284,10 @@ impl Scheduler {
         self.draining = true;
     }
 
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
     /// Names of every sweep served, for the sink.
     pub fn sweep_names(&self) -> Vec<(String, String, String)> {
         self.sweeps
