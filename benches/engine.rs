@@ -56,8 +56,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// `clients` light workers each loop lease(1) → complete for `PHASE`.
-async fn round_trips(addr: std::net::SocketAddr, clients: usize) -> (f64, f64, f64) {
+/// `clients` light workers each loop lease(1) → complete for the phase. With `piggyback`,
+/// each completion asks for the next lease (`lease_next = 1`), as the real worker does,
+/// so one call per trial after the first; its latency is then what is measured.
+async fn round_trips(addr: std::net::SocketAddr, clients: usize, piggyback: bool) -> (f64, f64, f64) {
     let conns = channels(addr, clients.min(MAX_CONNECTIONS)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
@@ -69,19 +71,27 @@ async fn round_trips(addr: std::net::SocketAddr, clients: usize) -> (f64, f64, f
             let req = v1::RegisterWorkerRequest { hostname: format!("bench-{k}"), slots: 1, version: "bench".into() };
             let worker_id = client.register_worker(req).await.unwrap().into_inner().worker_id;
             let mut latencies = Vec::new();
+            let mut next: Option<v1::Lease> = None;
             while !stop.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                let leases = client
-                    .lease_trials(v1::LeaseTrialsRequest { worker_id: worker_id.clone(), max_trials: 1 })
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .leases;
-                latencies.push(started.elapsed().as_secs_f64() * 1e3);
-                let Some(lease) = leases.into_iter().next() else { break };
+                let lease = match next.take() {
+                    Some(lease) => lease,
+                    None => {
+                        let started = Instant::now();
+                        let leases = client
+                            .lease_trials(v1::LeaseTrialsRequest { worker_id: worker_id.clone(), max_trials: 1 })
+                            .await
+                            .unwrap()
+                            .into_inner()
+                            .leases;
+                        latencies.push(started.elapsed().as_secs_f64() * 1e3);
+                        let Some(lease) = leases.into_iter().next() else { break };
+                        lease
+                    }
+                };
                 let mut summary = v1::Row::default();
                 summary.cells.push(v1::Cell { name: "accuracy".into(), value: Some(v1::cell::Value::F64(0.5)) });
-                client
+                let started = Instant::now();
+                let reply = client
                     .complete_trial(v1::CompleteTrialRequest {
                         worker_id: worker_id.clone(),
                         lease_id: lease.lease_id,
@@ -89,9 +99,15 @@ async fn round_trips(addr: std::net::SocketAddr, clients: usize) -> (f64, f64, f
                         outcome: "completed".into(),
                         summary: Some(summary),
                         batches: 0,
+                        lease_next: piggyback as u32,
                     })
                     .await
-                    .unwrap();
+                    .unwrap()
+                    .into_inner();
+                if piggyback {
+                    latencies.push(started.elapsed().as_secs_f64() * 1e3);
+                    next = reply.next.into_iter().next();
+                }
                 done.fetch_add(1, Ordering::Relaxed);
             }
             latencies
@@ -242,11 +258,13 @@ fn main() {
             println!("engine only (no gRPC), {clients} clients: {rate:.0} lease+complete/s");
         }
         println!();
-        println!("| clients | round trips/s | lease p50 (ms) | lease p99 (ms) |");
-        println!("|---:|---:|---:|---:|");
+        println!("| clients | calls per trial | round trips/s | lease p50 (ms) | lease p99 (ms) |");
+        println!("|---:|---|---:|---:|---:|");
         for clients in [1, 100, 1000] {
-            let (rate, p50, p99) = round_trips(addr, clients).await;
-            println!("| {clients} | {rate:.0} | {p50:.2} | {p99:.2} |");
+            let (rate, p50, p99) = round_trips(addr, clients, false).await;
+            println!("| {clients} | LeaseTrials + CompleteTrial | {rate:.0} | {p50:.2} | {p99:.2} |");
+            let (rate, p50, p99) = round_trips(addr, clients, true).await;
+            println!("| {clients} | CompleteTrial(lease_next=1) | {rate:.0} | {p50:.2} | {p99:.2} |");
         }
         println!();
         let rows = ingest(addr, 50, 500).await;
@@ -268,7 +286,7 @@ fn main() {
         let reply = coordinator.engine.submit(source, "million.toml".into(), None).await.unwrap();
         let submitted = parse_started.elapsed();
         let after_submit = rss_mib();
-        let (rate, _, p99) = round_trips(addr_of(&coordinator), 100).await;
+        let (rate, _, p99) = round_trips(addr_of(&coordinator), 100, true).await;
         let after_leasing = rss_mib();
         println!();
         println!(

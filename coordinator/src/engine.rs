@@ -40,7 +40,7 @@ enum Command {
     Lease { worker: String, max: u32, reply: oneshot::Sender<Result<Vec<v1::Lease>>> },
     Heartbeat { worker: String, lease_ids: Vec<String>, reply: oneshot::Sender<Result<Vec<v1::LeaseState>>> },
     Rows { report: RowReport, reply: oneshot::Sender<Result<bool>> },
-    Complete { completion: Completion, reply: oneshot::Sender<Result<bool>> },
+    Complete { completion: Completion, lease_next: u32, reply: oneshot::Sender<Result<(bool, Vec<v1::Lease>)>> },
     Fail { failure: Failure, reply: oneshot::Sender<Result<bool>> },
     Release { worker: String, lease_ids: Vec<String>, reply: oneshot::Sender<Result<u32>> },
     Submit {
@@ -181,7 +181,11 @@ impl Engine {
         self.call(|reply| Command::Rows { report, reply }).await
     }
     pub async fn complete(&self, completion: Completion) -> Result<bool> {
-        self.call(|reply| Command::Complete { completion, reply }).await
+        Ok(self.call(|reply| Command::Complete { completion, lease_next: 0, reply }).await?.0)
+    }
+    /// Completes, then leases up to `lease_next` trials for the same worker in the same commit.
+    pub async fn complete_and_lease(&self, completion: Completion, lease_next: u32) -> Result<(bool, Vec<v1::Lease>)> {
+        self.call(|reply| Command::Complete { completion, lease_next, reply }).await
     }
     pub async fn fail(&self, failure: Failure) -> Result<bool> {
         self.call(|reply| Command::Fail { failure, reply }).await
@@ -247,9 +251,25 @@ fn apply(
         Command::Rows { report, reply } => {
             pending(reply, tracked(poisoned, || scheduler.report_rows(conn, &report, now)))
         }
-        Command::Complete { completion, reply } => {
-            pending(reply, tracked(poisoned, || scheduler.complete(conn, &completion, now)))
-        }
+        Command::Complete { completion, lease_next, reply } => pending(
+            reply,
+            tracked(poisoned, || {
+                let duplicate = scheduler.complete(conn, &completion, now)?;
+                let next = match lease_next {
+                    // A repeated completion already got its next leases (lost with the reply;
+                    // they expire): do not hand out more.
+                    _ if duplicate => Vec::new(),
+                    0 => Vec::new(),
+                    n => match scheduler.lease(conn, &completion.worker, n, now) {
+                        Ok(leases) => leases,
+                        // A draining coordinator still records the completion.
+                        Err(CoordinatorError::ShuttingDown) => Vec::new(),
+                        Err(e) => return Err(e),
+                    },
+                };
+                Ok((duplicate, next))
+            }),
+        ),
         Command::Fail { failure, reply } => pending(reply, tracked(poisoned, || scheduler.fail(conn, &failure, now))),
         Command::Release { worker, lease_ids, reply } => {
             pending(reply, tracked(poisoned, || scheduler.release(conn, &worker, &lease_ids, now)))

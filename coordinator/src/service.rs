@@ -187,6 +187,13 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
             )
             .into());
         }
+        if req.lease_next > MAX_TRIALS_PER_LEASE_CALL {
+            return Err(CoordinatorError::invalid(
+                "lease_next",
+                format!("must be at most {MAX_TRIALS_PER_LEASE_CALL}, got {}", req.lease_next),
+            )
+            .into());
+        }
         let summary = req.summary.unwrap_or_default();
         check_row("summary", &summary)?;
         let completion = Completion {
@@ -197,8 +204,8 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
             summary: v1::RowBatch { rows: vec![summary] }.encode_to_vec(),
             batches: req.batches,
         };
-        let duplicate = self.engine.complete(completion).await?;
-        Ok(Response::new(v1::CompleteTrialReply { duplicate }))
+        let (duplicate, next) = self.engine.complete_and_lease(completion, req.lease_next).await?;
+        Ok(Response::new(v1::CompleteTrialReply { duplicate, next }))
     }
 
     async fn fail_trial(&self, request: Request<v1::FailTrialRequest>) -> Result<Response<v1::FailTrialReply>, Status> {

@@ -196,7 +196,22 @@ pub async fn run_worker(
                     in_flight: batches_in_flight.clone(),
                 };
                 tokio::spawn(async move {
-                    ctx.run(lease, cancel).await;
+                    // The slot's permit stays with this task while completions hand it
+                    // the slot's next trial.
+                    let (mut lease, mut cancel) = (lease, cancel);
+                    while let Some(next) = ctx.run(lease, cancel).await {
+                        cancel = Arc::new(AtomicBool::new(false));
+                        ctx.active.lock().await.insert(next.lease_id.clone(), cancel.clone());
+                        if ctx.stopping.load(Ordering::Relaxed) {
+                            // Stopped between the completion and now: the shutdown path
+                            // may have released already, so give this one back ourselves.
+                            ctx.active.lock().await.remove(&next.lease_id);
+                            let req = v1::ReleaseLeasesRequest { worker_id: ctx.worker_id.clone(), lease_ids: vec![next.lease_id.clone()] };
+                            let _ = ctx.conn.client.clone().release_leases(req).await;
+                            break;
+                        }
+                        lease = next;
+                    }
                     drop(permit);
                 });
             }
@@ -278,7 +293,9 @@ struct AttemptContext {
 }
 
 impl AttemptContext {
-    async fn run(self, lease: v1::Lease, cancel: Arc<AtomicBool>) {
+    /// Runs one attempt to its end; returns the slot's next lease when the completion
+    /// brought one.
+    async fn run(&self, lease: v1::Lease, cancel: Arc<AtomicBool>) -> Option<v1::Lease> {
         let lease_id = lease.lease_id.clone();
         let (rows_tx, mut rows_rx) = mpsc::unbounded_channel::<Row>();
         let result = run_attempt(self.runner.clone(), lease.clone(), rows_tx, cancel.clone());
@@ -320,7 +337,7 @@ impl AttemptContext {
             if lost {
                 self.summary.lock().await.lost += 1;
             }
-            return;
+            return None;
         }
         match result {
             AttemptResult::Finished { outcome, summary } if outcome != "cancelled" => {
@@ -331,6 +348,7 @@ impl AttemptContext {
                     outcome,
                     summary: Some(v1::Row::from(&summary)),
                     batches: sequence,
+                    lease_next: if self.stopping.load(Ordering::Relaxed) { 0 } else { 1 },
                 };
                 let done = self
                     .conn
@@ -340,9 +358,10 @@ impl AttemptContext {
                     })
                     .await;
                 match done {
-                    Ok(_) => {
+                    Ok(reply) => {
                         self.summary.lock().await.completed += 1;
                         info!(trial = %lease.trial_id, attempt = lease.attempt, "trial completed");
+                        return reply.next.into_iter().next();
                     }
                     Err(status) => {
                         warn!(trial = %lease.trial_id, code = ?status.code(), message = status.message(), "completion refused");
@@ -373,6 +392,7 @@ impl AttemptContext {
                 self.summary.lock().await.failed += 1;
             }
         }
+        None
     }
 
     /// Sends one batch until acknowledged. Returns false when the lease is gone.
