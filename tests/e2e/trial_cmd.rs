@@ -15,6 +15,18 @@ fn digits_trial_writes_epochs_parquet_and_trial_json() {
     for col in ["trial_id", "architecture", "dataset", "learning_rate", "regime", "seed", "train_loss", "train_acc", "test_acc", "w_norm", "b_norm", "feat_norm_mean", "seconds"] {
         assert!(df.column(col).is_ok(), "missing column {col}");
     }
+    // Multi-class default formulations: one row per evaluation epoch × {crammer-singer, ovr}.
+    assert_eq!(df.height(), 16);
+    for col in ["svm_formulation", "svm_C", "svm_train_acc", "svm_test_acc", "svm_iterations", "svm_seconds", "svm_gap", "svm_n_sv", "separable",
+                "cos_w", "cos_wb", "angle_deg", "bias_nn", "bias_svm", "bias_gap", "margin_nn", "margin_svm", "margin_ratio", "sv_recall", "agreement"] {
+        assert!(df.column(col).is_ok(), "missing SVM column {col}");
+    }
+    // The paper's effect: the last layer turns towards the Crammer–Singer SVM as training goes on.
+    let form = df.column("svm_formulation").unwrap().str().unwrap().clone();
+    let cos = df.column("cos_w").unwrap().f64().unwrap().clone();
+    let cs: Vec<f64> = (0..df.height()).filter(|&i| form.get(i) == Some("crammer-singer")).filter_map(|i| cos.get(i)).collect();
+    assert_eq!(cs.len(), 8);
+    assert!(cs[7] > cs[0] + 0.2 && cs[7] > 0.8, "cos_w should rise towards 1: {cs:?}");
     let acc = df.column("train_acc").unwrap().f64().unwrap();
     assert!(acc.max().unwrap() > 0.98, "digits should be fitted: {acc:?}");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("trial.json")).unwrap()).unwrap();

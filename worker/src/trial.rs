@@ -4,10 +4,12 @@
 //! This is what every worker slot runs. It is blocking CPU work: call it from a
 //! rayon pool or a dedicated thread, never from an async runtime.
 
+use crate::boundary::{self, BoundaryInput, WarmStarts};
 use crate::data::{self, DataError, Dataset, Samples, Standardizer};
 use crate::row::Row;
-use crate::train::{self, EvalContext, EvalHook, NoHook, TrainData, TrainError};
-use hyperplane_proto::spec::{DataSource, DatasetSpec, TrialSpec};
+use crate::svm::{Formulation, Penalty, SvmParams, SvmValidParams};
+use crate::train::{self, EvalContext, EvalHook, TrainData, TrainError};
+use hyperplane_proto::spec::{DataSource, DatasetSpec, SvmFormulation, SvmPenalty, SvmSettings, TrialSpec};
 use std::sync::atomic::AtomicBool;
 
 /// Why a trial could not run at all (as opposed to an outcome such as divergence).
@@ -91,6 +93,75 @@ pub fn load_dataset(name: &str, spec: &DatasetSpec) -> Result<Dataset, DataError
     Ok(ds)
 }
 
+/// The SVM comparison as the trainer's evaluation hook: the formulations of the
+/// trial's `[svm]` settings (or the defaults for its class count), warm-started
+/// from the previous evaluation unless `warm_start = false`.
+pub struct BoundaryHook {
+    /// Validated solver parameters, one per formulation.
+    params: Vec<SvmValidParams>,
+    /// Formulations whose parameters were refused, with the reason (each still gets a row).
+    refused: Vec<(&'static str, String)>,
+    /// Dual variables of the previous evaluation.
+    warm: WarmStarts,
+    /// Whether to keep `warm` between evaluations.
+    warm_start: bool,
+}
+
+impl BoundaryHook {
+    pub fn new(settings: &SvmSettings, n_classes: usize) -> Self {
+        let mut hook = BoundaryHook { params: Vec::new(), refused: Vec::new(), warm: WarmStarts::new(), warm_start: settings.warm_start };
+        if !settings.enabled {
+            return hook;
+        }
+        let formulations = settings.formulations.clone().unwrap_or_else(|| SvmFormulation::defaults(n_classes));
+        let penalty = match settings.penalty {
+            SvmPenalty::Hard => Penalty::Hard,
+            SvmPenalty::C(c) => Penalty::C(c),
+        };
+        for f in formulations {
+            let formulation = match f {
+                SvmFormulation::Binary => Formulation::Binary,
+                SvmFormulation::BinaryPenalised => Formulation::BinaryPenalised,
+                SvmFormulation::Ovr => Formulation::Ovr,
+                SvmFormulation::OvrFree => Formulation::OvrFreeBias,
+                SvmFormulation::CrammerSinger => Formulation::CrammerSinger,
+            };
+            let mut p = SvmParams::new(formulation, penalty).tol(settings.tol);
+            if let Some(m) = settings.max_iter {
+                p = p.max_iter(m);
+            }
+            match p.validate() {
+                Ok(v) => hook.params.push(v),
+                Err(e) => hook.refused.push((f.as_str(), e.to_string())),
+            }
+        }
+        hook
+    }
+}
+
+impl EvalHook for BoundaryHook {
+    fn evaluate(&mut self, ctx: &EvalContext) -> Vec<Row> {
+        if !self.warm_start {
+            self.warm = WarmStarts::new();
+        }
+        let input = BoundaryInput { train_h: ctx.train_h, train_y: ctx.train_y, test_h: ctx.test_h, test_y: ctx.test_y, w_nn: ctx.w, b_nn: ctx.b };
+        let mut rows = match boundary::evaluate(&input, &self.params, &mut self.warm) {
+            Ok(rows) => rows,
+            Err(e) => self.params.iter().map(|p| refused_row(p.params().formulation.name(), &e.to_string())).collect(),
+        };
+        rows.extend(self.refused.iter().map(|(name, why)| refused_row(name, why)));
+        rows
+    }
+}
+
+fn refused_row(formulation: &str, why: &str) -> Row {
+    let mut r = Row::new();
+    r.push("svm_formulation", formulation);
+    r.push("svm_exit", "refused");
+    r.push("svm_error", why);
+    r
+}
+
 /// Sees a trial's progress without changing it (progress bars, feature dumps).
 pub trait TrialObserver {
     /// Every evaluation, before the boundary metrics run.
@@ -144,7 +215,7 @@ pub fn run_trial_observed(
         n_classes,
         image_shape: ds.image_shape,
     };
-    let mut metrics = NoHook;
+    let mut metrics = BoundaryHook::new(&spec.svm, n_classes);
     let mut hook = Observed { inner: &mut metrics, observer };
     let s = train::train(spec, &data, &mut hook, on_row, cancel)?;
     let mut summary = Row::new();
