@@ -5,6 +5,7 @@
 
 mod cmd_bench;
 mod cmd_check;
+mod cmd_svm;
 mod cmd_trial;
 mod exit;
 
@@ -24,6 +25,8 @@ enum Command {
     Trial(cmd_trial::Args),
     /// Validate a sweep file and print its grid size and a sample of trials.
     Check(cmd_check::Args),
+    /// Fit one SVM on a feature file (check a trial's SVM columns by hand).
+    Svm(cmd_svm::Args),
     /// Benchmarks (results go to BENCHMARKS.md).
     Bench(cmd_bench::Args),
 }
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trial(args) => cmd_trial::run(args),
         Command::Check(args) => cmd_check::run(args),
+        Command::Svm(args) => cmd_svm::run(args),
         Command::Bench(args) => cmd_bench::run(args),
     };
     exit::report(result)

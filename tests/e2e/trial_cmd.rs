@@ -63,3 +63,42 @@ fn a_sweep_needs_an_index_and_a_bad_index_is_invalid_input() {
     let out = run(&["trial", sweep.to_str().unwrap(), "--index", "5"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn svm_fit_on_a_feature_dump_reproduces_the_trials_svm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("t");
+    run_ok(&["trial", "sweeps/digits-trial.toml", "--out", out_dir.to_str().unwrap(), "--dump-features"]);
+    let feats = out_dir.join("features-e60.parquet");
+    let out = run_ok(&["svm", "fit", "--features", feats.to_str().unwrap(), "--labels", "label", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["formulation"], "crammer-singer");
+    assert_eq!(v["w"].as_array().unwrap().len(), 10);
+    assert_eq!(v["w"][0].as_array().unwrap().len(), 64);
+    let df = read_parquet(&out_dir.join("epochs.parquet"));
+    let form = df.column("svm_formulation").unwrap().str().unwrap().clone();
+    let epoch = df.column("epoch").unwrap().i64().unwrap().clone();
+    let i = (0..df.height()).find(|&i| form.get(i) == Some("crammer-singer") && epoch.get(i) == Some(60)).unwrap();
+    let trial_obj = df.column("svm_primal_objective").unwrap().f64().unwrap().get(i).unwrap();
+    let cli_obj = v["primal_objective"].as_f64().unwrap();
+    assert!((trial_obj - cli_obj).abs() <= 1e-2 * trial_obj.abs(), "trial {trial_obj} vs svm fit {cli_obj}");
+    let split = read_parquet(&feats).column("split").unwrap().str().unwrap().clone();
+    assert_eq!(v["n"].as_u64().unwrap() as usize, (0..split.len()).filter(|&i| split.get(i) == Some("train")).count());
+}
+
+#[test]
+fn svm_fit_rejects_bad_arguments_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("f.csv");
+    std::fs::write(&csv, "a,b,label\n0,0,0\n1,1,1\n0,1,0\n1,0,1\n").unwrap();
+    let out = run(&["svm", "fit", "--features", csv.to_str().unwrap(), "--labels", "label", "--C", "-3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--C"));
+    let out = run(&["svm", "fit", "--features", csv.to_str().unwrap(), "--labels", "nope"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+    let out = run_ok(&["svm", "fit", "--features", csv.to_str().unwrap(), "--labels", "label", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["formulation"], "binary");
+    assert_eq!(v["train_acc"], 1.0);
+}
