@@ -234,3 +234,88 @@ pub fn run_trial_observed(
     summary.push("trial_seconds", s.seconds);
     Ok(TrialOutcome { outcome: s.outcome.as_str().to_string(), summary })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::Value;
+    use hyperplane_proto::spec::*;
+
+    fn spec(architecture: Architecture, source: DataSource, classes: Option<Vec<usize>>, epochs: usize) -> TrialSpec {
+        TrialSpec {
+            sweep: "t".into(),
+            architecture_name: "a".into(),
+            architecture,
+            dataset_name: "d".into(),
+            dataset: DatasetSpec { source, classes, test_fraction: 0.25, train_subsample: Some(300), standardize: true, data_seed: 0 },
+            learning_rate: 0.05,
+            regime: Regime::Full,
+            seed: 1,
+            training: Training {
+                epochs,
+                batch_size: 32,
+                optimizer: Optimizer::Sgd { momentum: 0.9, nesterov: true },
+                weight_decay: 0.0,
+                loss: Loss::CrossEntropy,
+                precision: Precision::F32,
+                pretrain_epochs: 0,
+            },
+            eval: EvalSchedule::Log { points: 3 },
+            svm: SvmSettings { enabled: true, formulations: None, penalty: SvmPenalty::Hard, tol: 1e-3, max_iter: None, warm_start: true },
+        }
+    }
+
+    fn run(spec: &TrialSpec) -> (TrialOutcome, Vec<Row>) {
+        let mut rows = Vec::new();
+        let out = run_trial(spec, &mut |r| rows.push(r), &AtomicBool::new(false)).unwrap();
+        (out, rows)
+    }
+
+    #[test]
+    fn a_cnn_trains_on_digit_images_and_gets_svm_rows() {
+        let cnn = Architecture::Cnn { channels: vec![4], kernel: 3, hidden: vec![16], activation: Activation::Relu, init: Init::He };
+        let (out, rows) = run(&spec(cnn, DataSource::Digits, Some(vec![0, 1, 2]), 4));
+        assert_eq!(out.outcome, "completed");
+        // 3 evaluation epochs × {crammer-singer, ovr}.
+        assert_eq!(rows.len(), 6);
+        assert_eq!(rows[0].get("svm_formulation"), Some(&Value::Str("crammer-singer".into())));
+        assert_eq!(rows[0].get("feat_dim"), Some(&Value::I64(16)));
+    }
+
+    #[test]
+    fn binary_problems_get_both_binary_formulations() {
+        let mlp = Architecture::Mlp { hidden: vec![8, 2], activation: Activation::Tanh, init: Init::Xavier };
+        let (_, rows) = run(&spec(mlp, DataSource::Moons { n: 200, noise: 0.1 }, None, 5));
+        let forms: Vec<_> = rows.iter().map(|r| r.get("svm_formulation").cloned()).collect();
+        assert_eq!(forms[..2], [Some(Value::Str("binary".into())), Some(Value::Str("binary-penalised".into()))]);
+        assert!(rows.iter().all(|r| matches!(r.get("cos_w"), Some(Value::F64(_)))));
+    }
+
+    #[test]
+    fn mnist5k_binary_subset_runs_when_fetched() {
+        if data::mnist5k_path(None).is_err() {
+            assert!(std::env::var_os("CI").is_none(), "CI must fetch MNIST-5k (scripts/fetch-mnist5k.sh)");
+            eprintln!("skipped: data/mnist_5k.csv.gz is not fetched (run scripts/fetch-mnist5k.sh)");
+            return;
+        }
+        let mlp = Architecture::Mlp { hidden: vec![32], activation: Activation::Relu, init: Init::He };
+        let (out, rows) = run(&spec(mlp, DataSource::Mnist5k { data_dir: None }, Some(vec![3, 8]), 3));
+        assert_eq!(out.summary.get("n_train"), Some(&Value::I64(300)));
+        assert_eq!(out.summary.get("n_inputs"), Some(&Value::I64(784)));
+        let Some(Value::F64(acc)) = rows.last().and_then(|r| r.get("train_acc")).cloned() else { panic!("no accuracy") };
+        assert!(acc > 0.95, "3 vs 8 on MNIST should be learnt: {acc}");
+    }
+
+    #[test]
+    fn disabled_svm_gives_trainer_rows_only_and_missing_files_are_named() {
+        let mlp = Architecture::Mlp { hidden: vec![4], activation: Activation::Relu, init: Init::He };
+        let mut s = spec(mlp, DataSource::Iris, None, 2);
+        s.svm.enabled = false;
+        let (_, rows) = run(&s);
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].get("svm_formulation").is_none());
+        s.dataset.source = DataSource::Csv { path: "/nonexistent/x.csv".into(), label_column: "y".into(), test_path: None };
+        let err = run_trial(&s, &mut |_| {}, &AtomicBool::new(false)).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/x.csv"), "{err}");
+    }
+}
