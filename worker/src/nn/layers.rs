@@ -54,15 +54,16 @@ pub fn activate<F: Real>(act: Activation, x: &mut Array2<F>) {
     }
 }
 
-/// dL/dx from dL/dy, given the activation's input `x` and output `y`.
-pub fn activate_backward<F: Real>(act: Activation, x: ArrayView2<F>, y: ArrayView2<F>, dy: &mut Array2<F>) {
+/// dL/dx from dL/dy, given `saved`: the activation's input for `square`, its output
+/// otherwise (relu and leaky relu keep the sign of their input, tanh' = 1 − tanh²).
+pub fn activate_backward<F: Real>(act: Activation, saved: ArrayView2<F>, dy: &mut Array2<F>) {
     let slope = F::from_f64(LEAKY_SLOPE).unwrap_or_else(F::zero);
     let two = F::one() + F::one();
     match act {
-        Activation::Relu => Zip::from(dy).and(x).for_each(|g, &v| if v <= F::zero() { *g = F::zero() }),
-        Activation::LeakyRelu => Zip::from(dy).and(x).for_each(|g, &v| if v <= F::zero() { *g = *g * slope }),
-        Activation::Tanh => Zip::from(dy).and(y).for_each(|g, &t| *g = *g * (F::one() - t * t)),
-        Activation::Square => Zip::from(dy).and(x).for_each(|g, &v| *g = *g * two * v),
+        Activation::Relu => Zip::from(dy).and(saved).for_each(|g, &v| if v <= F::zero() { *g = F::zero() }),
+        Activation::LeakyRelu => Zip::from(dy).and(saved).for_each(|g, &v| if v <= F::zero() { *g = *g * slope }),
+        Activation::Tanh => Zip::from(dy).and(saved).for_each(|g, &t| *g = *g * (F::one() - t * t)),
+        Activation::Square => Zip::from(dy).and(saved).for_each(|g, &v| *g = *g * two * v),
         Activation::Linear => {}
     }
 }
