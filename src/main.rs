@@ -7,6 +7,7 @@ mod cmd_bench;
 mod cmd_check;
 mod cmd_svm;
 mod cmd_trial;
+mod engine_cli;
 mod exit;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,16 @@ enum Command {
     Svm(cmd_svm::Args),
     /// Benchmarks (results go to BENCHMARKS.md).
     Bench(cmd_bench::Args),
+    /// Run a sweep on this machine: an embedded coordinator plus local workers (resumable).
+    Run(engine_cli::cmd_run::Args),
+    /// Serve sweeps to remote workers over gRPC.
+    Coordinator(engine_cli::cmd_coordinator::Args),
+    /// Run trials for a coordinator.
+    Worker(engine_cli::cmd_worker::Args),
+    /// Submit a sweep file to a running coordinator.
+    Submit(engine_cli::cmd_submit::Args),
+    /// Show the trials of a coordinator's sweeps by state.
+    Status(engine_cli::cmd_status::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +59,11 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd_check::run(args),
         Command::Svm(args) => cmd_svm::run(args),
         Command::Bench(args) => cmd_bench::run(args),
+        Command::Run(args) => engine_cli::cmd_run::run(args),
+        Command::Coordinator(args) => engine_cli::cmd_coordinator::run(args),
+        Command::Worker(args) => engine_cli::cmd_worker::run(args),
+        Command::Submit(args) => engine_cli::cmd_submit::run(args),
+        Command::Status(args) => engine_cli::cmd_status::run(args),
     };
     exit::report(result)
 }

@@ -1,5 +1,16 @@
-//! The hyperplane coordinator: sweep files, grid expansion, Parquet output, and
-//! (with the engine) the lease scheduler, durable state and gRPC service.
+//! The hyperplane coordinator: sweep files, grid expansion, lease scheduling, durable
+//! state in SQLite, Parquet output and the gRPC service.
 
+pub mod engine;
+pub mod error;
 pub mod frame;
+pub mod plan;
+pub mod scheduler;
+pub mod server;
+pub mod service;
+pub mod sink;
+pub mod state;
 pub mod sweep;
+
+#[cfg(test)]
+mod engine_tests;
