@@ -5,6 +5,7 @@
 
 mod cmd_bench;
 mod cmd_check;
+mod cmd_svm;
 mod cmd_trial;
 mod engine_cli;
 mod exit;
@@ -25,6 +26,8 @@ enum Command {
     Trial(cmd_trial::Args),
     /// Validate a sweep file and print its grid size and a sample of trials.
     Check(cmd_check::Args),
+    /// Fit one SVM on a feature file (check a trial's SVM columns by hand).
+    Svm(cmd_svm::Args),
     /// Benchmarks (results go to BENCHMARKS.md).
     Bench(cmd_bench::Args),
     /// Run a sweep on this machine: an embedded coordinator plus local workers (resumable).
@@ -40,6 +43,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`hyperplane check f.toml | head`) like other Unix
+    // tools, instead of panicking in println!.
+    // SAFETY: restoring a signal's default disposition at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
@@ -48,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trial(args) => cmd_trial::run(args),
         Command::Check(args) => cmd_check::run(args),
+        Command::Svm(args) => cmd_svm::run(args),
         Command::Bench(args) => cmd_bench::run(args),
         Command::Run(args) => engine_cli::cmd_run::run(args),
         Command::Coordinator(args) => engine_cli::cmd_coordinator::run(args),

@@ -323,8 +323,10 @@ pub enum SvmFormulation {
     Binary,
     /// Two classes, bias penalised through a constant feature (dual coordinate descent).
     BinaryPenalised,
-    /// K one-vs-rest binary problems.
+    /// K one-vs-rest binary problems, bias penalised (scikit-learn's LinearSVC).
     Ovr,
+    /// K one-vs-rest binary problems with free bias (K SMO problems).
+    OvrFree,
     /// The multi-class SVM of Crammer & Singer: the theory's target for softmax.
     CrammerSinger,
 }
@@ -335,6 +337,7 @@ impl SvmFormulation {
             SvmFormulation::Binary => "binary",
             SvmFormulation::BinaryPenalised => "binary-penalised",
             SvmFormulation::Ovr => "ovr",
+            SvmFormulation::OvrFree => "ovr-free",
             SvmFormulation::CrammerSinger => "crammer-singer",
         }
     }

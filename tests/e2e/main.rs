@@ -1,5 +1,7 @@
 //! End-to-end tests of the `hyperplane` binary: one test binary, one shared harness.
 
 mod check_cmd;
+mod engine;
+mod engine_harness;
 mod harness;
 mod trial_cmd;

@@ -42,17 +42,17 @@ use crate::svm::{self, DualState, FittedSvm, Formulation, Penalty, SvmParams, Sv
 #[derive(Debug, Clone, Copy)]
 pub struct BoundaryInput<'a> {
     /// Last hidden layer on the training set (n×d); the SVMs are fitted on it.
-    pub train_h: ArrayView2<'a, f32>,
+    pub train_h: ArrayView2<'a, f64>,
     /// Training labels in 0..K.
     pub train_y: &'a [usize],
     /// Last hidden layer on the test set, for accuracy and agreement.
-    pub test_h: ArrayView2<'a, f32>,
+    pub test_h: ArrayView2<'a, f64>,
     /// Test labels in 0..K.
     pub test_y: &'a [usize],
     /// The network's last weight layer, K×d (K softmax outputs; K = 2 for binary).
-    pub w_nn: ArrayView2<'a, f32>,
+    pub w_nn: ArrayView2<'a, f64>,
     /// The network's last-layer biases, K.
-    pub b_nn: ArrayView1<'a, f32>,
+    pub b_nn: ArrayView1<'a, f64>,
 }
 
 /// The previous epoch's dual variables per formulation, to warm-start the next epoch.
@@ -136,10 +136,10 @@ pub fn evaluate(
 ) -> Result<Vec<Row>, BoundaryError> {
     check_shapes(input)?;
     let k = input.w_nn.nrows();
-    let train = input.train_h.mapv(f64::from);
-    let test = input.test_h.mapv(f64::from);
-    let w_nn = input.w_nn.mapv(f64::from);
-    let b_nn = input.b_nn.mapv(f64::from);
+    let train = input.train_h.to_owned();
+    let test = input.test_h.to_owned();
+    let w_nn = input.w_nn.to_owned();
+    let b_nn = input.b_nn.to_owned();
     let nn = Linear { w: w_nn.clone(), b: b_nn.clone() };
     let nn_train_margins = sample_margins(&nn, train.view(), input.train_y);
     let nn_test_pred = predict(&nn, test.view());
@@ -512,15 +512,15 @@ mod tests {
         "svm_exit",
     ];
 
-    /// Gaussian blobs as f32 features: (train, train labels, test, test labels) drawn
+    /// Gaussian blobs as f64 features: (train, train labels, test, test labels) drawn
     /// around the same k centres.
     #[allow(clippy::type_complexity)]
-    fn blobs(seed: u64, n: usize, n_test: usize, d: usize, k: usize, sep: f64) -> (Array2<f32>, Vec<usize>, Array2<f32>, Vec<usize>) {
+    fn blobs(seed: u64, n: usize, n_test: usize, d: usize, k: usize, sep: f64) -> (Array2<f64>, Vec<usize>, Array2<f64>, Vec<usize>) {
         let mut rng = Rng::new(seed);
         let centres: Vec<Vec<f64>> = (0..k).map(|_| (0..d).map(|_| sep * rng.normal()).collect()).collect();
         let mut draw = |m: usize| {
             let y: Vec<usize> = (0..m).map(|i| i % k).collect();
-            let x = Array2::from_shape_fn((m, d), |(i, j)| (centres[y[i]][j] + rng.normal()) as f32);
+            let x = Array2::from_shape_fn((m, d), |(i, j)| (centres[y[i]][j] + rng.normal()) as f64);
             (x, y)
         };
         let (x, y) = draw(n);
@@ -554,8 +554,8 @@ mod tests {
         }
     }
 
-    fn fit_svm(p: &SvmValidParams, h: &Array2<f32>, y: &[usize], k: usize) -> FittedSvm {
-        svm::fit(p, h.mapv(f64::from).view(), y, k, None).unwrap()
+    fn fit_svm(p: &SvmValidParams, h: &Array2<f64>, y: &[usize], k: usize) -> FittedSvm {
+        svm::fit(p, h.view(), y, k, None).unwrap()
     }
 
     #[test]
@@ -566,11 +566,11 @@ mod tests {
         ];
         let svm_fit = fit_svm(&params[0], &h, &y, 2);
         // NN rows w₀ = −w/2, w₁ = w/2 (and biases) so that w₁ − w₀ = w_svm, b₁ − b₀ = b_svm.
-        let w_half = svm_fit.w.row(0).mapv(|v| (v / 2.0) as f32);
-        let mut w_nn = Array2::<f32>::zeros((2, 5));
+        let w_half = svm_fit.w.row(0).mapv(|v| (v / 2.0) as f64);
+        let mut w_nn = Array2::<f64>::zeros((2, 5));
         w_nn.row_mut(0).assign(&w_half.mapv(|v| -v));
         w_nn.row_mut(1).assign(&w_half);
-        let half_b = (svm_fit.b[0] / 2.0) as f32;
+        let half_b = (svm_fit.b[0] / 2.0) as f64;
         let b_nn = ndarray::array![-half_b, half_b];
         let input = BoundaryInput {
             train_h: h.view(),
@@ -608,8 +608,8 @@ mod tests {
         let svm_fit = fit_svm(&params[0], &h, &y, k);
         // A common shift of every row and bias leaves the softmax unchanged; scale too.
         let shift = ndarray::array![0.3, -1.0, 2.0, 0.5, 0.0, -0.7];
-        let w_nn = (&svm_fit.w + &shift).mapv(|v| (3.0 * v) as f32);
-        let b_nn = svm_fit.b.mapv(|v| (3.0 * (v + 1.5)) as f32);
+        let w_nn = (&svm_fit.w + &shift).mapv(|v| (3.0 * v) as f64);
+        let b_nn = svm_fit.b.mapv(|v| (3.0 * (v + 1.5)) as f64);
         let input = BoundaryInput {
             train_h: h.view(),
             train_y: &y,
@@ -633,8 +633,8 @@ mod tests {
         for k in [2, 3] {
             let (h, y, ht, yt) = blobs(5, 90, 30, 4, k, 8.0);
             let mut rng = Rng::new(7);
-            let w_nn = Array2::from_shape_fn((k, 4), |_| rng.normal() as f32);
-            let b_nn = Array1::from_shape_fn(k, |_| rng.normal() as f32);
+            let w_nn = Array2::from_shape_fn((k, 4), |_| rng.normal() as f64);
+            let b_nn = Array1::from_shape_fn(k, |_| rng.normal() as f64);
             let input = BoundaryInput {
                 train_h: h.view(),
                 train_y: &y,
@@ -671,12 +671,12 @@ mod tests {
     fn degenerate_epochs_still_yield_rows() {
         let (h, _, _, _) = blobs(8, 20, 0, 3, 2, 4.0);
         let one_class = vec![1usize; 20];
-        let w_nn = Array2::<f32>::from_elem((2, 3), 0.5);
-        let b_nn = Array1::<f32>::zeros(2);
+        let w_nn = Array2::<f64>::from_elem((2, 3), 0.5);
+        let b_nn = Array1::<f64>::zeros(2);
         let params = default_formulations(2);
-        let zero = Array2::<f32>::zeros((20, 3));
+        let zero = Array2::<f64>::zeros((20, 3));
         let mut nan = h.clone();
-        nan[[2, 1]] = f32::NAN;
+        nan[[2, 1]] = f64::NAN;
         let mixed: Vec<usize> = (0..20).map(|i| i % 2).collect();
         for (features, labels, exit) in [
             (&h, &one_class, "degenerate_one_class"),
@@ -708,8 +708,8 @@ mod tests {
     #[test]
     fn mismatched_shapes_are_errors() {
         let (h, y, _, _) = blobs(9, 10, 0, 3, 2, 4.0);
-        let w_nn = Array2::<f32>::zeros((2, 4));
-        let b_nn = Array1::<f32>::zeros(2);
+        let w_nn = Array2::<f64>::zeros((2, 4));
+        let b_nn = Array1::<f64>::zeros(2);
         let input = BoundaryInput {
             train_h: h.view(),
             train_y: &y,

@@ -4,10 +4,12 @@
 //! This is what every worker slot runs. It is blocking CPU work: call it from a
 //! rayon pool or a dedicated thread, never from an async runtime.
 
+use crate::boundary::{self, BoundaryInput, WarmStarts};
 use crate::data::{self, DataError, Dataset, Samples, Standardizer};
 use crate::row::Row;
-use crate::train::{self, EvalContext, EvalHook, NoHook, TrainData, TrainError};
-use hyperplane_proto::spec::{DataSource, DatasetSpec, TrialSpec};
+use crate::svm::{Formulation, Penalty, SvmParams, SvmValidParams};
+use crate::train::{self, EvalContext, EvalHook, TrainData, TrainError};
+use hyperplane_proto::spec::{DataSource, DatasetSpec, SvmFormulation, SvmPenalty, SvmSettings, TrialSpec};
 use std::sync::atomic::AtomicBool;
 
 /// Why a trial could not run at all (as opposed to an outcome such as divergence).
@@ -91,6 +93,75 @@ pub fn load_dataset(name: &str, spec: &DatasetSpec) -> Result<Dataset, DataError
     Ok(ds)
 }
 
+/// The SVM comparison as the trainer's evaluation hook: the formulations of the
+/// trial's `[svm]` settings (or the defaults for its class count), warm-started
+/// from the previous evaluation unless `warm_start = false`.
+pub struct BoundaryHook {
+    /// Validated solver parameters, one per formulation.
+    params: Vec<SvmValidParams>,
+    /// Formulations whose parameters were refused, with the reason (each still gets a row).
+    refused: Vec<(&'static str, String)>,
+    /// Dual variables of the previous evaluation.
+    warm: WarmStarts,
+    /// Whether to keep `warm` between evaluations.
+    warm_start: bool,
+}
+
+impl BoundaryHook {
+    pub fn new(settings: &SvmSettings, n_classes: usize) -> Self {
+        let mut hook = BoundaryHook { params: Vec::new(), refused: Vec::new(), warm: WarmStarts::new(), warm_start: settings.warm_start };
+        if !settings.enabled {
+            return hook;
+        }
+        let formulations = settings.formulations.clone().unwrap_or_else(|| SvmFormulation::defaults(n_classes));
+        let penalty = match settings.penalty {
+            SvmPenalty::Hard => Penalty::Hard,
+            SvmPenalty::C(c) => Penalty::C(c),
+        };
+        for f in formulations {
+            let formulation = match f {
+                SvmFormulation::Binary => Formulation::Binary,
+                SvmFormulation::BinaryPenalised => Formulation::BinaryPenalised,
+                SvmFormulation::Ovr => Formulation::Ovr,
+                SvmFormulation::OvrFree => Formulation::OvrFreeBias,
+                SvmFormulation::CrammerSinger => Formulation::CrammerSinger,
+            };
+            let mut p = SvmParams::new(formulation, penalty).tol(settings.tol);
+            if let Some(m) = settings.max_iter {
+                p = p.max_iter(m);
+            }
+            match p.validate() {
+                Ok(v) => hook.params.push(v),
+                Err(e) => hook.refused.push((f.as_str(), e.to_string())),
+            }
+        }
+        hook
+    }
+}
+
+impl EvalHook for BoundaryHook {
+    fn evaluate(&mut self, ctx: &EvalContext) -> Vec<Row> {
+        if !self.warm_start {
+            self.warm = WarmStarts::new();
+        }
+        let input = BoundaryInput { train_h: ctx.train_h, train_y: ctx.train_y, test_h: ctx.test_h, test_y: ctx.test_y, w_nn: ctx.w, b_nn: ctx.b };
+        let mut rows = match boundary::evaluate(&input, &self.params, &mut self.warm) {
+            Ok(rows) => rows,
+            Err(e) => self.params.iter().map(|p| refused_row(p.params().formulation.name(), &e.to_string())).collect(),
+        };
+        rows.extend(self.refused.iter().map(|(name, why)| refused_row(name, why)));
+        rows
+    }
+}
+
+fn refused_row(formulation: &str, why: &str) -> Row {
+    let mut r = Row::new();
+    r.push("svm_formulation", formulation);
+    r.push("svm_exit", "refused");
+    r.push("svm_error", why);
+    r
+}
+
 /// Sees a trial's progress without changing it (progress bars, feature dumps).
 pub trait TrialObserver {
     /// Every evaluation, before the boundary metrics run.
@@ -144,7 +215,7 @@ pub fn run_trial_observed(
         n_classes,
         image_shape: ds.image_shape,
     };
-    let mut metrics = NoHook;
+    let mut metrics = BoundaryHook::new(&spec.svm, n_classes);
     let mut hook = Observed { inner: &mut metrics, observer };
     let s = train::train(spec, &data, &mut hook, on_row, cancel)?;
     let mut summary = Row::new();
@@ -162,4 +233,89 @@ pub fn run_trial_observed(
     }
     summary.push("trial_seconds", s.seconds);
     Ok(TrialOutcome { outcome: s.outcome.as_str().to_string(), summary })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::Value;
+    use hyperplane_proto::spec::*;
+
+    fn spec(architecture: Architecture, source: DataSource, classes: Option<Vec<usize>>, epochs: usize) -> TrialSpec {
+        TrialSpec {
+            sweep: "t".into(),
+            architecture_name: "a".into(),
+            architecture,
+            dataset_name: "d".into(),
+            dataset: DatasetSpec { source, classes, test_fraction: 0.25, train_subsample: Some(300), standardize: true, data_seed: 0 },
+            learning_rate: 0.05,
+            regime: Regime::Full,
+            seed: 1,
+            training: Training {
+                epochs,
+                batch_size: 32,
+                optimizer: Optimizer::Sgd { momentum: 0.9, nesterov: true },
+                weight_decay: 0.0,
+                loss: Loss::CrossEntropy,
+                precision: Precision::F32,
+                pretrain_epochs: 0,
+            },
+            eval: EvalSchedule::Log { points: 3 },
+            svm: SvmSettings { enabled: true, formulations: None, penalty: SvmPenalty::Hard, tol: 1e-3, max_iter: None, warm_start: true },
+        }
+    }
+
+    fn run(spec: &TrialSpec) -> (TrialOutcome, Vec<Row>) {
+        let mut rows = Vec::new();
+        let out = run_trial(spec, &mut |r| rows.push(r), &AtomicBool::new(false)).unwrap();
+        (out, rows)
+    }
+
+    #[test]
+    fn a_cnn_trains_on_digit_images_and_gets_svm_rows() {
+        let cnn = Architecture::Cnn { channels: vec![4], kernel: 3, hidden: vec![16], activation: Activation::Relu, init: Init::He };
+        let (out, rows) = run(&spec(cnn, DataSource::Digits, Some(vec![0, 1, 2]), 4));
+        assert_eq!(out.outcome, "completed");
+        // 3 evaluation epochs × {crammer-singer, ovr}.
+        assert_eq!(rows.len(), 6);
+        assert_eq!(rows[0].get("svm_formulation"), Some(&Value::Str("crammer-singer".into())));
+        assert_eq!(rows[0].get("feat_dim"), Some(&Value::I64(16)));
+    }
+
+    #[test]
+    fn binary_problems_get_both_binary_formulations() {
+        let mlp = Architecture::Mlp { hidden: vec![8, 2], activation: Activation::Tanh, init: Init::Xavier };
+        let (_, rows) = run(&spec(mlp, DataSource::Moons { n: 200, noise: 0.1 }, None, 5));
+        let forms: Vec<_> = rows.iter().map(|r| r.get("svm_formulation").cloned()).collect();
+        assert_eq!(forms[..2], [Some(Value::Str("binary".into())), Some(Value::Str("binary-penalised".into()))]);
+        assert!(rows.iter().all(|r| matches!(r.get("cos_w"), Some(Value::F64(_)))));
+    }
+
+    #[test]
+    fn mnist5k_binary_subset_runs_when_fetched() {
+        if data::mnist5k_path(None).is_err() {
+            assert!(std::env::var_os("CI").is_none(), "CI must fetch MNIST-5k (scripts/fetch-mnist5k.sh)");
+            eprintln!("skipped: data/mnist_5k.csv.gz is not fetched (run scripts/fetch-mnist5k.sh)");
+            return;
+        }
+        let mlp = Architecture::Mlp { hidden: vec![32], activation: Activation::Relu, init: Init::He };
+        let (out, rows) = run(&spec(mlp, DataSource::Mnist5k { data_dir: None }, Some(vec![3, 8]), 3));
+        assert_eq!(out.summary.get("n_train"), Some(&Value::I64(300)));
+        assert_eq!(out.summary.get("n_inputs"), Some(&Value::I64(784)));
+        let Some(Value::F64(acc)) = rows.last().and_then(|r| r.get("train_acc")).cloned() else { panic!("no accuracy") };
+        assert!(acc > 0.95, "3 vs 8 on MNIST should be learnt: {acc}");
+    }
+
+    #[test]
+    fn disabled_svm_gives_trainer_rows_only_and_missing_files_are_named() {
+        let mlp = Architecture::Mlp { hidden: vec![4], activation: Activation::Relu, init: Init::He };
+        let mut s = spec(mlp, DataSource::Iris, None, 2);
+        s.svm.enabled = false;
+        let (_, rows) = run(&s);
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].get("svm_formulation").is_none());
+        s.dataset.source = DataSource::Csv { path: "/nonexistent/x.csv".into(), label_column: "y".into(), test_path: None };
+        let err = run_trial(&s, &mut |_| {}, &AtomicBool::new(false)).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/x.csv"), "{err}");
+    }
 }

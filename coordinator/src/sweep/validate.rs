@@ -358,7 +358,7 @@ pub fn eval(c: &mut Checker, raw: &RawEval) -> EvalSchedule {
     }
 }
 
-pub const FORMULATIONS: &[&str] = &["binary", "binary-penalised", "ovr", "crammer-singer"];
+pub const FORMULATIONS: &[&str] = &["binary", "binary-penalised", "ovr", "ovr-free", "crammer-singer"];
 
 pub fn svm(c: &mut Checker, raw: &RawSvm) -> SvmSettings {
     let formulations = raw.formulations.as_ref().map(|list| {
@@ -371,6 +371,7 @@ pub fn svm(c: &mut Checker, raw: &RawSvm) -> SvmSettings {
                 "binary" => SvmFormulation::Binary,
                 "binary-penalised" => SvmFormulation::BinaryPenalised,
                 "crammer-singer" => SvmFormulation::CrammerSinger,
+                "ovr-free" => SvmFormulation::OvrFree,
                 _ => SvmFormulation::Ovr,
             };
             if !out.contains(&f) {

@@ -54,15 +54,16 @@ pub fn activate<F: Real>(act: Activation, x: &mut Array2<F>) {
     }
 }
 
-/// dL/dx from dL/dy, given the activation's input `x` and output `y`.
-pub fn activate_backward<F: Real>(act: Activation, x: ArrayView2<F>, y: ArrayView2<F>, dy: &mut Array2<F>) {
+/// dL/dx from dL/dy, given `saved`: the activation's input for `square`, its output
+/// otherwise (relu and leaky relu keep the sign of their input, tanh' = 1 − tanh²).
+pub fn activate_backward<F: Real>(act: Activation, saved: ArrayView2<F>, dy: &mut Array2<F>) {
     let slope = F::from_f64(LEAKY_SLOPE).unwrap_or_else(F::zero);
     let two = F::one() + F::one();
     match act {
-        Activation::Relu => Zip::from(dy).and(x).for_each(|g, &v| if v <= F::zero() { *g = F::zero() }),
-        Activation::LeakyRelu => Zip::from(dy).and(x).for_each(|g, &v| if v <= F::zero() { *g = *g * slope }),
-        Activation::Tanh => Zip::from(dy).and(y).for_each(|g, &t| *g = *g * (F::one() - t * t)),
-        Activation::Square => Zip::from(dy).and(x).for_each(|g, &v| *g = *g * two * v),
+        Activation::Relu => Zip::from(dy).and(saved).for_each(|g, &v| if v <= F::zero() { *g = F::zero() }),
+        Activation::LeakyRelu => Zip::from(dy).and(saved).for_each(|g, &v| if v <= F::zero() { *g = *g * slope }),
+        Activation::Tanh => Zip::from(dy).and(saved).for_each(|g, &t| *g = *g * (F::one() - t * t)),
+        Activation::Square => Zip::from(dy).and(saved).for_each(|g, &v| *g = *g * two * v),
         Activation::Linear => {}
     }
 }
@@ -84,33 +85,42 @@ impl<F: Real> Conv2d<F> {
         self.w.nrows()
     }
 
-    /// The patch matrix: row n·H·W + y·W + x holds the k×k×C neighbourhood of (y, x) in sample n.
-    pub fn im2col(&self, x: ArrayView2<F>) -> Array2<F> {
+    /// For one image: every (output position y·W + x, patch column, input pixel) triple
+    /// of the same-padded k×k neighbourhoods; padding cells are simply absent. im2col
+    /// gathers along it and col2im scatters back along it.
+    fn patch_index(&self) -> Vec<[u32; 3]> {
         let [c, h, w] = self.in_shape;
         let k = self.kernel;
-        let pad = k / 2;
-        let n = x.nrows();
-        let mut cols = Array2::<F>::zeros((n * h * w, c * k * k));
-        for (i, img) in x.outer_iter().enumerate() {
-            let img = img.as_slice().map(|s| s.to_vec()).unwrap_or_else(|| img.to_vec());
-            for yy in 0..h {
-                for xx in 0..w {
-                    let mut row = cols.row_mut(i * h * w + yy * w + xx);
-                    for ch in 0..c {
-                        for ky in 0..k {
-                            let sy = yy as isize + ky as isize - pad as isize;
-                            if sy < 0 || sy >= h as isize {
-                                continue;
-                            }
-                            for kx in 0..k {
-                                let sx = xx as isize + kx as isize - pad as isize;
-                                if sx >= 0 && sx < w as isize {
-                                    row[ch * k * k + ky * k + kx] = img[ch * h * w + sy as usize * w + sx as usize];
-                                }
+        let pad = (k / 2) as isize;
+        let mut index = Vec::with_capacity(h * w * c * k * k);
+        for yy in 0..h {
+            for xx in 0..w {
+                for ch in 0..c {
+                    for ky in 0..k {
+                        let sy = yy as isize + ky as isize - pad;
+                        for kx in 0..k {
+                            let sx = xx as isize + kx as isize - pad;
+                            if (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx) {
+                                let src = ch * h * w + sy as usize * w + sx as usize;
+                                index.push([(yy * w + xx) as u32, (ch * k * k + ky * k + kx) as u32, src as u32]);
                             }
                         }
                     }
                 }
+            }
+        }
+        index
+    }
+
+    /// The patch matrix: row n·H·W + y·W + x holds the k×k×C neighbourhood of (y, x) in sample n.
+    pub fn im2col(&self, x: ArrayView2<F>) -> Array2<F> {
+        let [c, h, w] = self.in_shape;
+        let (hw, k) = (h * w, self.kernel);
+        let mut cols = Array2::<F>::zeros((x.nrows() * hw, c * k * k));
+        let index = self.patch_index();
+        for (i, img) in x.outer_iter().enumerate() {
+            for &[pos, col, src] in &index {
+                cols[[i * hw + pos as usize, col as usize]] = img[src as usize];
             }
         }
         cols
@@ -147,29 +157,11 @@ impl<F: Real> Conv2d<F> {
         let gb = dyc.sum_axis(Axis(0));
         let dx = want_dx.then(|| {
             let dcols = matmul(dyc.view(), self.w.view());
-            let k = self.kernel;
-            let pad = k / 2;
             let mut dx = Array2::<F>::zeros((n, c * hw));
-            for i in 0..n {
-                let mut img = dx.row_mut(i);
-                for yy in 0..h {
-                    for xx in 0..w {
-                        let row = dcols.row(i * hw + yy * w + xx);
-                        for ch in 0..c {
-                            for ky in 0..k {
-                                let sy = yy as isize + ky as isize - pad as isize;
-                                if sy < 0 || sy >= h as isize {
-                                    continue;
-                                }
-                                for kx in 0..k {
-                                    let sx = xx as isize + kx as isize - pad as isize;
-                                    if sx >= 0 && sx < w as isize {
-                                        img[ch * hw + sy as usize * w + sx as usize] += row[ch * k * k + ky * k + kx];
-                                    }
-                                }
-                            }
-                        }
-                    }
+            let index = self.patch_index();
+            for (i, mut img) in dx.outer_iter_mut().enumerate() {
+                for &[pos, col, src] in &index {
+                    img[src as usize] += dcols[[i * hw + pos as usize, col as usize]];
                 }
             }
             dx

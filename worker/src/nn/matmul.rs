@@ -8,7 +8,26 @@
 //! parallelises across trials, not inside one.
 
 use super::Real;
+use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Process-wide switch to ndarray's matrixmultiply, so `hyperplane bench trainer` can
+/// time both paths on the same shapes in one run. Off (gemm) unless a benchmark sets it.
+static USE_MATRIXMULTIPLY: AtomicBool = AtomicBool::new(false);
+
+/// Which GEMM implementation the trainer's products use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The `gemm` crate (run-time AVX-512/AVX2 dispatch); the default.
+    Gemm,
+    /// ndarray's `dot` (matrixmultiply, AVX2/FMA at best).
+    MatrixMultiply,
+}
+
+pub fn set_backend(backend: Backend) {
+    USE_MATRIXMULTIPLY.store(backend == Backend::MatrixMultiply, Ordering::Relaxed);
+}
 
 /// c ← a·b (+ c when `accumulate`). Shapes must agree: a m×k, b k×n, c m×n.
 pub fn matmul_into<F: Real>(a: ArrayView2<F>, b: ArrayView2<F>, c: &mut Array2<F>, accumulate: bool) {
@@ -22,6 +41,11 @@ pub fn matmul_into<F: Real>(a: ArrayView2<F>, b: ArrayView2<F>, c: &mut Array2<F
         if !accumulate {
             c.fill(F::zero());
         }
+        return;
+    }
+    if USE_MATRIXMULTIPLY.load(Ordering::Relaxed) {
+        let beta = if accumulate { F::one() } else { F::zero() };
+        general_mat_mul(F::one(), &a, &b, beta, c);
         return;
     }
     let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());

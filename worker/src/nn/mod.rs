@@ -32,8 +32,8 @@ pub enum Layer<F> {
 pub enum Cache<F> {
     /// The layer's input (dense) or its im2col patch matrix (conv).
     Input(Array2<F>),
-    /// Activation input and output.
-    Act(Array2<F>, Array2<F>),
+    /// What the activation's derivative needs: its input for `square`, its output otherwise.
+    Act(Array2<F>),
     /// Max-pool winners.
     Pool(Vec<u32>),
 }
@@ -153,9 +153,10 @@ impl<F: Real> Network<F> {
                 (y, keep.then_some(Cache::Pool(arg)))
             }
             Layer::Act(a) => {
-                let mut y = x.clone();
+                let saved = (keep && *a == Activation::Square).then(|| x.clone());
+                let mut y = x;
                 activate(*a, &mut y);
-                let cache = keep.then(|| Cache::Act(x, y.clone()));
+                let cache = keep.then(|| Cache::Act(saved.unwrap_or_else(|| y.clone())));
                 (y, cache)
             }
         }
@@ -225,7 +226,7 @@ impl<F: Real> Network<F> {
                     match dx { Some(dx) => dy = dx, None => break }
                 }
                 (Layer::Pool(p), Some(Cache::Pool(arg))) => dy = p.backward(arg, dy.view()),
-                (Layer::Act(a), Some(Cache::Act(x, y))) => activate_backward(*a, x.view(), y.view(), &mut dy),
+                (Layer::Act(a), Some(Cache::Act(saved))) => activate_backward(*a, saved.view(), &mut dy),
                 _ => unreachable!("forward_train keeps a matching cache for every layer from `from` on"),
             }
         }

@@ -1,7 +1,7 @@
 //! Shared harness for the engine's integration tests: real `hyperplane` processes on
 //! loopback ports, sweep files on disk, and readers for the Parquet output.
 
-#![allow(dead_code)]
+#![allow(dead_code)] // not every test uses every helper
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -1,11 +1,9 @@
 //! End-to-end tests of the distributed engine: real coordinator and worker processes on
 //! loopback, real trials (2-16-2 MLPs on the 2-D moons data), real Parquet output.
 
-mod harness;
-
 use std::time::{Duration, Instant};
 
-use harness::*;
+use crate::engine_harness::*;
 
 /// Lease TTL for the tests: short, so a killed worker's trial is re-queued quickly.
 const TTL: f64 = 2.0;
