@@ -81,7 +81,7 @@ fn a_killed_workers_trial_reruns_on_another_worker() {
     let scratch = Scratch::new();
     let port = free_port();
     // Longer trials, so the kill lands mid-trial.
-    let sweep = scratch.write("s.toml", &moons_sweep("killw", &[0.05, 0.1], 3, 5000, 2000));
+    let sweep = scratch.write("s.toml", &moons_sweep("killw", &[0.05, 0.1], 3, 6000, 800));
     let _coordinator = start_coordinator(&scratch, port, TTL);
     submit(port, &sweep);
     let (log_a, log_b) = (scratch.path("a.log"), scratch.path("b.log"));
@@ -131,7 +131,7 @@ fn a_killed_workers_trial_reruns_on_another_worker() {
 fn a_killed_coordinator_restarts_and_finishes_without_rerunning_completed_trials() {
     let scratch = Scratch::new();
     let port = free_port();
-    let sweep = scratch.write("s.toml", &moons_sweep("killc", &[0.05, 0.1, 0.2, 0.4], 10, 2000, 1000));
+    let sweep = scratch.write("s.toml", &moons_sweep("killc", &[0.05, 0.1, 0.2, 0.4], 10, 1000, 200));
     let coordinator = start_coordinator(&scratch, port, TTL);
     submit(port, &sweep);
     let logs: Vec<_> = (0..2).map(|k| scratch.path(&format!("exec-{k}.log"))).collect();
