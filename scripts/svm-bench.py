@@ -8,7 +8,8 @@ scikit-learn's max_iter is capped so the whole run stays within a few minutes, a
 run reports whether it converged. Objectives are recomputed here from coef_/intercept_ with
 the same formulas as the Rust code (worker/src/svm/objective.rs).
 
-Usage: python3 scripts/svm-bench.py BENCH_BINARY [--sklearn-max-iter N] [--max-iter N] [--tols 0.1 1e-3]
+Usage: python3 scripts/svm-bench.py BENCH_BINARY [--max-iter N] [--subset N] [--tols 0.1 1e-3]
+  BENCH_BINARY: e.g. target/release/examples/svm_bench
 """
 
 import argparse
@@ -53,7 +54,31 @@ def ovr_primal(x, y, coef, intercept, c):
     return total
 
 
-def sklearn_run(x, y, solver, tol, max_iter):
+def sklearn_run(x, y, solver, tol, max_iter, timeout):
+    """One LinearSVC fit in a child process, so a run that ignores max_iter can be stopped.
+
+    scikit-learn's bundled linear.cpp builds Solver_MCSVM_CS without passing max_iter, so
+    multi_class="crammer_singer" always runs to LIBLINEAR's internal cap of 100000 passes;
+    the timeout is the only way to bound it.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_sklearn_child, args=(queue, x, y, solver, tol, max_iter))
+    t = time.perf_counter()
+    proc.start()
+    proc.join(timeout)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join()
+        return {"impl": "sklearn", "n": len(y), "solver": solver, "tol": tol, "start": "cold", "threads": 1,
+                "seconds": round(time.perf_counter() - t, 3), "iterations": -1, "exit": f"timeout>{timeout}s",
+                "primal": float("nan"), "train_acc": float("nan"), "max_iter": max_iter}
+    return queue.get()
+
+
+def _sklearn_child(queue, x, y, solver, tol, max_iter):
     multi = "crammer_singer" if solver == "crammer-singer" else "ovr"
     m = LinearSVC(C=1.0, loss="hinge", dual=True, tol=tol, max_iter=max_iter, multi_class=multi, random_state=0)
     t = time.perf_counter()
@@ -63,8 +88,9 @@ def sklearn_run(x, y, solver, tol, max_iter):
     seconds = time.perf_counter() - t
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     primal = (cs_primal if multi == "crammer_singer" else ovr_primal)(x, y, m.coef_, m.intercept_, 1.0)
-    return {
+    queue.put({
         "impl": "sklearn",
+        "n": len(y),
         "solver": solver,
         "tol": tol,
         "start": "cold",
@@ -75,37 +101,55 @@ def sklearn_run(x, y, solver, tol, max_iter):
         "primal": primal,
         "train_acc": round(float((m.predict(x) == y).mean()), 4),
         "max_iter": max_iter,
-    }
+    })
+
+
+def ours(binary, rows, solvers, max_iter, tols, threads):
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    cmd = [binary, X_PATH, Y_PATH, str(rows), ",".join(solvers), str(max_iter)] + [str(t) for t in tols]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary", help="path of the built svm_bench example")
-    ap.add_argument("--sklearn-max-iter", type=int, default=100)
-    ap.add_argument("--max-iter", type=int, default=1000)
+    ap.add_argument("--max-iter", type=int, default=300, help="pass cap for both sides on the full matrix")
+    ap.add_argument("--sklearn-cs-timeout", type=float, default=60.0)
+    ap.add_argument("--subset", type=int, default=2000, help="rows of the uncapped comparison")
     ap.add_argument("--tols", type=float, nargs="+", default=[0.1, 1e-3])
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
     x, y = data()
     results = []
-    for threads in args.threads:
-        env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-        cmd = [args.binary, X_PATH, Y_PATH, str(args.max_iter)] + [str(t) for t in args.tols]
-        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            r = json.loads(line)
+
+    def emit(rs):
+        for r in rs:
             results.append(r)
             print(json.dumps(r), flush=True)
+
+    # Full 20000×256 matrix, passes capped at --max-iter on both sides. Crammer–Singer is
+    # sequential, so it runs once; OvR runs on 1 and 2 threads.
+    emit(ours(args.binary, 0, ["crammer-singer"], args.max_iter, args.tols, 1))
+    for threads in (1, 2):
+        emit(ours(args.binary, 0, ["ovr"], args.max_iter, args.tols, threads))
+    for tol in args.tols:
+        emit([sklearn_run(x, y, "ovr", tol, args.max_iter, 600)])
+    emit([sklearn_run(x, y, "crammer-singer", args.tols[0], args.max_iter, args.sklearn_cs_timeout)])
+
+    # The first --subset rows, both sides uncapped (LIBLINEAR's 100000 for CS), to compare
+    # converged objectives and pass counts.
+    xs, ys = x[: args.subset], y[: args.subset]
+    emit(ours(args.binary, args.subset, ["crammer-singer", "ovr"], 100000, args.tols, 1))
     for tol in args.tols:
         for solver in ("crammer-singer", "ovr"):
-            r = sklearn_run(x, y, solver, tol, args.sklearn_max_iter)
-            results.append(r)
-            print(json.dumps(r), flush=True)
-    print(f"{'impl':<11}{'solver':<16}{'tol':>7}{'start':>16}{'thr':>4}{'sec':>9}{'iter':>7}  {'exit':<14}{'primal':>14}{'acc':>7}",
-          file=sys.stderr)
+            emit([sklearn_run(xs, ys, solver, tol, 100000, 300)])
+
+    print(f"{'impl':<11}{'n':>6} {'solver':<15}{'tol':>6}{'start':>16}{'thr':>4}{'sec':>9}{'iter':>7}  "
+          f"{'exit':<14}{'primal':>14}{'acc':>7}", file=sys.stderr)
     for r in results:
-        print(f"{r['impl']:<11}{r['solver']:<16}{r['tol']:>7g}{r['start']:>16}{r['threads']:>4}{r['seconds']:>9.2f}"
-              f"{r['iterations']:>7}  {r['exit']:<14}{r['primal']:>14.6g}{r['train_acc']:>7.4f}", file=sys.stderr)
+        print(f"{r['impl']:<11}{r['n']:>6} {r['solver']:<15}{r['tol']:>6g}{r['start']:>16}{r['threads']:>4}"
+              f"{r['seconds']:>9.2f}{r['iterations']:>7}  {r['exit']:<14}{r['primal']:>14.7g}{r['train_acc']:>7.4f}",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 //! cold and warm-started after a small perturbation of the features, and prints one JSON
 //! object per run on stdout. Thread count: RAYON_NUM_THREADS (only OvR is parallel).
 //!
-//! Usage: svm_bench X.npy Y.npy MAX_ITER TOL [TOL ...]
+//! Usage: svm_bench X.npy Y.npy N_ROWS SOLVERS MAX_ITER TOL [TOL ...]
+//!   N_ROWS: use the first N rows (0 = all); SOLVERS: comma list of crammer-singer, ovr.
 
 use std::time::Instant;
 
@@ -66,9 +67,10 @@ fn report(name: &str, tol: f64, start: &str, fitted: &FittedSvm, seconds: f64, x
     let acc = pred.iter().zip(y).filter(|(p, t)| p == t).count() as f64 / y.len() as f64;
     let threads = rayon::current_num_threads();
     println!(
-        "{{\"impl\":\"hyperplane\",\"solver\":\"{name}\",\"tol\":{tol},\"start\":\"{start}\",\"threads\":{threads},\
+        "{{\"impl\":\"hyperplane\",\"n\":{},\"solver\":\"{name}\",\"tol\":{tol},\"start\":\"{start}\",\"threads\":{threads},\
          \"seconds\":{seconds:.3},\"iterations\":{},\"exit\":\"{}\",\"primal\":{},\"dual\":{},\"gap\":{},\
          \"max_violation\":{},\"train_acc\":{acc:.4},\"n_sv\":{}}}",
+        y.len(),
         dg.iterations,
         dg.exit.name(),
         dg.primal_objective,
@@ -81,22 +83,32 @@ fn report(name: &str, tol: f64, start: &str, fitted: &FittedSvm, seconds: f64, x
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() < 5 {
-        eprintln!("usage: svm_bench X.npy Y.npy MAX_ITER TOL [TOL ...]");
+    if args.len() < 7 {
+        eprintln!("usage: svm_bench X.npy Y.npy N_ROWS SOLVERS MAX_ITER TOL [TOL ...]");
         std::process::exit(2);
     }
     let (x, y) = load(&args[1], &args[2]).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(1)
     });
-    let max_iter: usize = args[3].parse().expect("MAX_ITER is an integer");
-    let tols: Vec<f64> = args[4..].iter().map(|t| t.parse().expect("TOL is a number")).collect();
+    let rows: usize = args[3].parse().expect("N_ROWS is an integer");
+    let (x, y) = if rows > 0 && rows < y.len() {
+        (x.slice(ndarray::s![..rows, ..]).to_owned(), y[..rows].to_vec())
+    } else {
+        (x, y)
+    };
+    let solvers: Vec<&str> = args[4].split(',').collect();
+    let max_iter: usize = args[5].parse().expect("MAX_ITER is an integer");
+    let tols: Vec<f64> = args[6..].iter().map(|t| t.parse().expect("TOL is a number")).collect();
     let k = y.iter().max().map_or(0, |m| m + 1);
     // Between evaluation epochs features drift: rescale by 1% and add 1% noise.
     let mut rng = Rng::new(1);
     let x_next = x.mapv(|v| 1.01 * v + 0.01 * rng.normal());
     for &tol in &tols {
         for (name, formulation) in [("crammer-singer", Formulation::CrammerSinger), ("ovr", Formulation::Ovr)] {
+            if !solvers.contains(&name) {
+                continue;
+            }
             let params = SvmParams::new(formulation, Penalty::C(1.0))
                 .loss(Loss::Hinge)
                 .tol(tol)
