@@ -149,7 +149,8 @@ pub fn evaluate(
         let mut row = Row::new();
         row.push("svm_formulation", q.formulation.name());
         row.push("svm_C", q.penalty.c());
-        row.push("svm_loss", if q.formulation.free_bias() { "hinge" } else { q.loss.name() });
+        let hinge_only = q.formulation.free_bias() || q.penalty == Penalty::Hard;
+        row.push("svm_loss", if hinge_only { "hinge" } else { q.loss.name() });
         let state = warm.get(p, train.nrows());
         match svm::fit(p, train.view(), input.train_y, k, state) {
             Ok(fitted) => {

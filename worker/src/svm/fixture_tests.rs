@@ -190,7 +190,7 @@ fn ovr_matches_liblinear_ovr() {
             assert_objective(&tag, dg, case.primal);
             let dense = Dense { data: x.as_slice().unwrap(), n: x.nrows(), d: x.ncols() };
             let per_class = case.primal_per_class.as_ref().unwrap();
-            for m in 0..f.n_classes {
+            for (m, &expected) in per_class.iter().enumerate() {
                 let ys: Vec<f64> = f.y.iter().map(|&c| if c == m { 1.0 } else { -1.0 }).collect();
                 let w: Vec<f64> = fitted.w.row(m).to_vec();
                 let ours = objective::binary_primal(
@@ -201,7 +201,7 @@ fn ovr_matches_liblinear_ovr() {
                     loss_of(&case.loss),
                     true,
                 );
-                assert!(rel(ours, per_class[m]) <= 1e-5, "{tag}: class {m} primal {ours} vs {}", per_class[m]);
+                assert!(rel(ours, expected) <= 1e-5, "{tag}: class {m} primal {ours} vs {expected}");
                 assert!((fitted.b[m] - case.intercept[m]).abs() <= 1e-4, "{tag}: b[{m}] {} vs {}", fitted.b[m], case.intercept[m]);
             }
             assert_same_predictions(&tag, &x, &case.coef, &case.intercept, &fitted.predict(x.view()));

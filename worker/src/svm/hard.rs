@@ -220,7 +220,9 @@ pub(crate) fn fit_binary(
     stream: u64,
 ) -> BinaryFit {
     let n = x.n;
-    let loss = if free { Loss::Hinge } else { p.loss };
+    // Hard margin has no slack, so the loss does not enter; its fallback (and the
+    // bound-inactivity test of `decide`) is defined for the hinge loss's box 0 ≤ α ≤ C.
+    let loss = if free || p.penalty == Penalty::Hard { Loss::Hinge } else { p.loss };
     // Free bias, one class: the constraint Σ y_i α_i = 0 forces α = 0, so w = 0 and any
     // b with y b ≥ 1 is optimal; b = ±1 is returned. (With a penalised bias the problem is
     // well posed and solved normally.)

@@ -26,6 +26,7 @@ impl<'a> Dense<'a> {
     }
 }
 
+#[inline]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
     let chunks = a.len() / 4;
@@ -45,6 +46,7 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// y ← y + a·x
+#[inline]
 pub(crate) fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
     debug_assert_eq!(x.len(), y.len());
     for (yi, xi) in y.iter_mut().zip(x) {

@@ -44,6 +44,15 @@
 //! classes present, or with all features exactly zero (dead ReLUs), no boundary exists
 //! in feature space; the fit returns `w = 0` and the bias of a constant predictor of
 //! the majority (or only) class, with zero iterations and a NaN dual objective.
+//!
+//! Warm starts: [`FittedSvm::dual`] holds the dual variables by sample index; passing it
+//! to the next `fit` on the same samples (features changed) starts from them after a
+//! projection onto the new problem's feasible set. A warm start at the optimum returns
+//! after 0 iterations (the stopping rule is checked before any update).
+//!
+//! Not provided: a free-bias Crammer–Singer. Free biases add the K equality constraints
+//! Σ_i α_i^m = 0 that couple all samples, which breaks the per-sample sub-problems of the
+//! sequential dual method; `crammer-singer` therefore always penalises the bias.
 
 mod crammer_singer;
 mod dcd;
@@ -58,7 +67,6 @@ mod smo;
 mod fixture_tests;
 #[cfg(test)]
 mod property_tests;
-
 
 use std::time::Instant;
 

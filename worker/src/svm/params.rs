@@ -98,7 +98,8 @@ pub struct SvmParams {
     pub formulation: Formulation,
     /// Hard margin or a soft margin's C.
     pub penalty: Penalty,
-    /// Slack loss; squared hinge only for `binary-penalised` and `ovr`.
+    /// Slack loss; squared hinge only for `binary-penalised` and `ovr`, and only at a finite
+    /// C (a hard margin has no slack; its fallback at `fallback_c` uses the hinge loss).
     pub loss: Loss,
     /// Stopping tolerance of the solver's own optimality measure (see each solver's header;
     /// LIBSVM's eps for SMO, LIBLINEAR's eps for DCD and Crammer–Singer).

@@ -36,6 +36,7 @@ fn valid(p: SvmParams) -> SvmValidParams {
 /// G_i = y_i f(x_i) − 1 + D_ii α_i (D_ii = 1/(2C) for squared hinge, else 0):
 /// α_i = 0 ⇒ G_i ≥ −tol; 0 < α_i < U ⇒ |G_i| ≤ tol; α_i = U ⇒ G_i ≤ tol; and Σ y α = 0 for a
 /// free bias. The weights must equal Σ α_i y_i x_i (and the penalised bias Σ α_i y_i).
+#[allow(clippy::too_many_arguments)]
 fn assert_binary_kkt(tag: &str, x: ArrayView2<f64>, y: &[f64], w: &[f64], b: f64, alpha: &[f64], c: f64, loss: Loss, free: bool, tol: f64) {
     let (upper, shift) = match loss {
         _ if c.is_infinite() => (f64::INFINITY, 0.0),
@@ -83,7 +84,7 @@ fn assert_cs_kkt(tag: &str, x: ArrayView2<f64>, y: &[usize], fitted: &FittedSvm,
     for i in 0..x.nrows() {
         let bound = |m: usize| if m == y[i] { c } else { 0.0 };
         let sum: f64 = alpha.row(i).sum();
-        assert!(sum.abs() <= 1e-9 * c.min(1e6).max(1.0), "{tag}: Σ_m α[{i}] = {sum}");
+        assert!(sum.abs() <= 1e-9 * c.clamp(1.0, 1e6), "{tag}: Σ_m α[{i}] = {sum}");
         let (mut min_g, mut max_g) = (f64::INFINITY, f64::NEG_INFINITY);
         for m in 0..k {
             assert!(alpha[[i, m]] <= bound(m), "{tag}: α[{i},{m}] above its bound");
