@@ -39,6 +39,10 @@ pub trait TrialSource: Send + Sync {
     fn max_attempts(&self) -> u32;
     /// Number of trials in the grid.
     fn len(&self) -> u64;
+    /// A grid without trials (refused at submission).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Trial `index` (< `len()`).
     fn trial(&self, index: u64) -> Result<PlannedTrial>;
 }

@@ -126,6 +126,18 @@ struct WorkerInfo {
     last_seen_ms: i64,
 }
 
+/// How an attempt that did not complete ended.
+struct AttemptEnd<'a> {
+    /// The attempt's end state: `failed`, `expired`, `released` or `cancelled`.
+    state: &'a str,
+    /// Why, for `last_error`.
+    error: Option<&'a str>,
+    /// False for releases and cancellations: they do not use up one of `max_attempts`.
+    counts_as_failure: bool,
+    /// False when every retry would fail the same way.
+    retryable: bool,
+}
+
 /// Validated contents of a `CompleteTrial` call.
 #[derive(Debug, Clone)]
 pub struct Completion {
@@ -493,18 +505,9 @@ impl Scheduler {
         Ok(false)
     }
 
-    /// Ends an attempt that did not complete. `counts_as_failure` is false for releases.
-    /// Returns true when the trial goes back to pending.
-    fn end_attempt(
-        &mut self,
-        conn: &Connection,
-        lease_id: &str,
-        attempt_state: &str,
-        error: Option<&str>,
-        counts_as_failure: bool,
-        retryable: bool,
-        now: i64,
-    ) -> Result<bool> {
+    /// Ends an attempt that did not complete. Returns true when the trial goes back to pending.
+    fn end_attempt(&mut self, conn: &Connection, lease_id: &str, end: AttemptEnd<'_>, now: i64) -> Result<bool> {
+        let AttemptEnd { state: attempt_state, error, counts_as_failure, retryable } = end;
         let Some(lease) = self.leases.get(lease_id).cloned() else {
             return Err(CoordinatorError::stale(lease_id, "unknown lease"));
         };
@@ -566,7 +569,12 @@ impl Scheduler {
                 None => Err(CoordinatorError::stale(&failure.lease_id, "unknown lease")),
             };
         }
-        self.end_attempt(conn, &failure.lease_id, "failed", Some(&failure.error), true, failure.retryable, now)
+        self.end_attempt(
+            conn,
+            &failure.lease_id,
+            AttemptEnd { state: "failed", error: Some(&failure.error), counts_as_failure: true, retryable: failure.retryable },
+            now,
+        )
     }
 
     /// Gives leases back without counting a failure; unknown or foreign ids are skipped.
@@ -575,7 +583,8 @@ impl Scheduler {
         let mut released = 0;
         for id in lease_ids {
             if self.leases.get(id).is_some_and(|l| l.worker == worker) {
-                self.end_attempt(conn, id, "released", None, false, true, now)?;
+                let end = AttemptEnd { state: "released", error: None, counts_as_failure: false, retryable: true };
+                self.end_attempt(conn, id, end, now)?;
                 released += 1;
             }
         }
@@ -588,7 +597,8 @@ impl Scheduler {
             self.leases.iter().filter(|(_, l)| l.deadline_ms < now).map(|(id, _)| id.clone()).collect();
         for id in &expired {
             let msg = format!("lease expired: no heartbeat for {} ms", self.ttl.as_millis());
-            let requeued = self.end_attempt(conn, id, "expired", Some(&msg), true, true, now)?;
+            let end = AttemptEnd { state: "expired", error: Some(&msg), counts_as_failure: true, retryable: true };
+            let requeued = self.end_attempt(conn, id, end, now)?;
             info!(lease = %id, requeued, "lease expired");
         }
         Ok(expired.len())
@@ -716,7 +726,9 @@ impl Scheduler {
         self.sweeps[si].cancelled_trials += pending_rows;
         let active: Vec<String> = self.leases.iter().filter(|(_, l)| l.sweep == si).map(|(id, _)| id.clone()).collect();
         for id in &active {
-            self.end_attempt(conn, id, "cancelled", Some("sweep cancelled"), false, false, now)?;
+            let end =
+                AttemptEnd { state: "cancelled", error: Some("sweep cancelled"), counts_as_failure: false, retryable: false };
+            self.end_attempt(conn, id, end, now)?;
         }
         let status = self.sweeps[si].status();
         Ok(status.cancelled)

@@ -25,8 +25,9 @@ pub struct Args {
     /// Seconds a lease lives without a heartbeat (workers heartbeat every third of it).
     #[arg(long, default_value_t = 30.0)]
     pub lease_ttl: f64,
-    /// Seconds between Parquet flushes of finished trials.
-    #[arg(long, default_value_t = 2.0)]
+    /// Seconds between Parquet flushes of finished trials (results are durable in SQLite
+    /// meanwhile; fewer flushes mean fewer, larger part files).
+    #[arg(long, default_value_t = 10.0)]
     pub flush_interval: f64,
 }
 
