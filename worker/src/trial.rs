@@ -28,7 +28,8 @@ pub enum TrialError {
 pub struct TrialOutcome {
     /// "completed", "diverged" or "cancelled".
     pub outcome: String,
-    /// Final metrics and sizes as columns (`outcome`, `epochs_run`, `final_train_loss`, ...).
+    /// Final metrics and sizes as columns (`epochs_run`, `final_train_loss`, ...); the
+    /// outcome itself is the field above, so it is not repeated here.
     pub summary: Row,
 }
 
@@ -219,7 +220,6 @@ pub fn run_trial_observed(
     let mut hook = Observed { inner: &mut metrics, observer };
     let s = train::train(spec, &data, &mut hook, on_row, cancel)?;
     let mut summary = Row::new();
-    summary.push("outcome", s.outcome.as_str());
     summary.push("epochs_run", s.epochs_run);
     summary.push("diverged_at", s.diverged_at.map_or(-1, |e| e as i64));
     summary.push("pretrain_loss", s.pretrain_loss.unwrap_or(f64::NAN));
