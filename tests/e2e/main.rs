@@ -1,5 +1,6 @@
 //! End-to-end tests of the `hyperplane` binary: one test binary, one shared harness.
 
+mod bad_sweeps;
 mod check_cmd;
 mod engine;
 mod engine_harness;
