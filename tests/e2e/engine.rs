@@ -189,3 +189,31 @@ fn an_extended_grid_runs_only_the_new_trials_and_a_changed_spec_is_refused() {
     assert!(renamed.status.success(), "{}", String::from_utf8_lossy(&renamed.stderr));
     check_exactly_once(&scratch.out(), "grow-4", 1);
 }
+
+#[test]
+fn a_second_coordinator_on_the_same_state_directory_refuses_to_start() {
+    let scratch = Scratch::new();
+    let port = free_port();
+    let first = start_coordinator(&scratch, port, TTL);
+    let second_port = free_port();
+    let out = hyperplane(
+        &[
+            "coordinator",
+            "--listen",
+            &format!("127.0.0.1:{second_port}"),
+            "--state",
+            scratch.state().to_str().unwrap(),
+            "--out",
+            scratch.out().to_str().unwrap(),
+        ],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "the second coordinator must exit with an error:\n{err}");
+    assert!(err.contains(scratch.state().to_str().unwrap()), "the message must name the state directory:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The first one is unaffected and still owns the directory.
+    let status = hyperplane(&["status", "--coordinator", &format!("http://127.0.0.1:{port}"), "--json"], None);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    first.kill9();
+}
