@@ -164,7 +164,13 @@ pub(crate) fn train_in<F: Real>(
             optim.reset();
         }
         // A frozen prefix is computed once: its output is the class layer's fixed input.
-        let input = if from == 0 { x.clone() } else { net.features(x.view()) };
+        let frozen;
+        let input: &Array2<F> = if from == 0 {
+            &x
+        } else {
+            frozen = net.features(x.view());
+            &frozen
+        };
         let mut next_eval = 0;
         for epoch in 1..=epochs {
             if cancel.load(Ordering::Relaxed) {
@@ -175,9 +181,15 @@ pub(crate) fn train_in<F: Real>(
             let order = if batch < n { shuffle.permutation(n) } else { (0..n).collect() };
             let mut epoch_loss = 0.0;
             for chunk in order.chunks(batch) {
-                let xb = if batch < n { input.select(Axis(0), chunk) } else { input.clone() };
+                let selected;
+                let xb = if batch < n {
+                    selected = input.select(Axis(0), chunk);
+                    selected.view()
+                } else {
+                    input.view()
+                };
                 let yb: Vec<usize> = chunk.iter().map(|&i| data.train_y[i]).collect();
-                let (z, caches) = net.forward_train(xb.view(), from);
+                let (z, caches) = net.forward_train(xb, from);
                 let (l, dz) = loss_and_grad(t.loss, z.view(), &yb);
                 epoch_loss += l * chunk.len() as f64;
                 let grads = net.backward(&caches, dz, from);
