@@ -4,7 +4,8 @@
 //! object per run on stdout. Thread count: RAYON_NUM_THREADS (only OvR is parallel).
 //!
 //! Usage: svm_bench X.npy Y.npy N_ROWS SOLVERS MAX_ITER TOL [TOL ...]
-//!   N_ROWS: use the first N rows (0 = all); SOLVERS: comma list of crammer-singer, ovr.
+//!   N_ROWS: use the first N rows (0 = all); SOLVERS: comma list of crammer-singer, ovr,
+//!   binary-hard, binary-penalised-hard (the last two: hard margin, labels y ≥ K/2 vs rest).
 
 use std::time::Instant;
 
@@ -69,7 +70,7 @@ fn report(name: &str, tol: f64, start: &str, fitted: &FittedSvm, seconds: f64, x
     println!(
         "{{\"impl\":\"hyperplane\",\"n\":{},\"solver\":\"{name}\",\"tol\":{tol},\"start\":\"{start}\",\"threads\":{threads},\
          \"seconds\":{seconds:.3},\"iterations\":{},\"exit\":\"{}\",\"primal\":{},\"dual\":{},\"gap\":{},\
-         \"max_violation\":{},\"train_acc\":{acc:.4},\"n_sv\":{}}}",
+         \"max_violation\":{},\"train_acc\":{acc:.4},\"n_sv\":{},\"effective_c\":{},\"separable\":{}}}",
         y.len(),
         dg.iterations,
         dg.exit.name(),
@@ -77,7 +78,9 @@ fn report(name: &str, tol: f64, start: &str, fitted: &FittedSvm, seconds: f64, x
         dg.dual_objective,
         dg.duality_gap,
         dg.max_violation,
-        dg.support_vectors.len()
+        dg.support_vectors.len(),
+        if dg.effective_c.is_finite() { dg.effective_c.to_string() } else { "\"inf\"".to_string() },
+        dg.separable
     );
 }
 
@@ -105,25 +108,39 @@ fn main() {
     let mut rng = Rng::new(1);
     let x_next = x.mapv(|v| 1.01 * v + 0.01 * rng.normal());
     for &tol in &tols {
-        for (name, formulation) in [("crammer-singer", Formulation::CrammerSinger), ("ovr", Formulation::Ovr)] {
+        let forms = [
+            ("crammer-singer", Formulation::CrammerSinger),
+            ("ovr", Formulation::Ovr),
+            ("binary-hard", Formulation::Binary),
+            ("binary-penalised-hard", Formulation::BinaryPenalised),
+        ];
+        for (name, formulation) in forms {
             if !solvers.contains(&name) {
                 continue;
             }
-            let params = SvmParams::new(formulation, Penalty::C(1.0))
-                .loss(Loss::Hinge)
-                .tol(tol)
-                .max_iter(max_iter)
-                .validate()
-                .expect("valid benchmark parameters");
+            // Multi-class solvers at C = 1 (as LinearSVC); the binary ones as the boundary
+            // metrics run them: hard margin on the labels split into y < K/2 and y ≥ K/2.
+            let (penalty, labels, classes) = if formulation.is_binary() {
+                (Penalty::Hard, y.iter().map(|&c| usize::from(c >= k / 2)).collect::<Vec<_>>(), 2)
+            } else {
+                (Penalty::C(1.0), y.clone(), k)
+            };
+            let (y, k) = (&labels, classes);
+            let mut params = SvmParams::new(formulation, penalty).loss(Loss::Hinge).tol(tol);
+            // MAX_ITER caps passes; SMO counts pair updates and keeps its LIBSVM default.
+            if formulation != Formulation::Binary {
+                params = params.max_iter(max_iter);
+            }
+            let params = params.validate().expect("valid benchmark parameters");
             let t = Instant::now();
-            let first = svm::fit(&params, x.view(), &y, k, None).expect("fit");
-            report(name, tol, "cold", &first, t.elapsed().as_secs_f64(), &x, &y);
+            let first = svm::fit(&params, x.view(), y, k, None).expect("fit");
+            report(name, tol, "cold", &first, t.elapsed().as_secs_f64(), &x, y);
             let t = Instant::now();
-            let cold = svm::fit(&params, x_next.view(), &y, k, None).expect("fit");
-            report(name, tol, "perturbed-cold", &cold, t.elapsed().as_secs_f64(), &x_next, &y);
+            let cold = svm::fit(&params, x_next.view(), y, k, None).expect("fit");
+            report(name, tol, "perturbed-cold", &cold, t.elapsed().as_secs_f64(), &x_next, y);
             let t = Instant::now();
-            let warm = svm::fit(&params, x_next.view(), &y, k, Some(&first.dual)).expect("fit");
-            report(name, tol, "perturbed-warm", &warm, t.elapsed().as_secs_f64(), &x_next, &y);
+            let warm = svm::fit(&params, x_next.view(), y, k, Some(&first.dual)).expect("fit");
+            report(name, tol, "perturbed-warm", &warm, t.elapsed().as_secs_f64(), &x_next, y);
         }
     }
 }
