@@ -182,7 +182,7 @@ async fn ingest(addr: std::net::SocketAddr, clients: usize, batch: usize) -> f64
             let row = |epoch: i64| v1::Row {
                 cells: (0..8)
                     .map(|c| v1::Cell {
-                        name: format!("metric_{c}"),
+                        name: if c == 0 { "epoch".to_string() } else { format!("metric_{c}") },
                         value: Some(if c == 0 { v1::cell::Value::I64(epoch) } else { v1::cell::Value::F64(c as f64 * 0.1) }),
                     })
                     .collect(),
@@ -245,6 +245,9 @@ fn main() {
             out_dir: dir.path().join("out"),
             lease_ttl: Duration::from_secs(60),
             flush_interval: Duration::from_secs(2),
+            // Loopback without a token: the interceptor's cost is a header compare per call.
+            token: None,
+            tls: None,
         };
         let coordinator = RunningCoordinator::start(config.clone(), sweep_file_parser()).await.unwrap();
         let addr = coordinator.addr;

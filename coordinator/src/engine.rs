@@ -8,7 +8,7 @@
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -102,6 +102,9 @@ pub struct Engine {
     tx: mpsc::Sender<Command>,
     /// The configured lease lifetime (told to workers at registration).
     lease_ttl: Duration,
+    /// The last Parquet flush's failure, set by the sink and shown by `status`, so a full or
+    /// unwritable output directory is visible without reading the coordinator's log.
+    output_error: Arc<Mutex<Option<String>>>,
 }
 
 /// Settings of the engine thread.
@@ -149,7 +152,7 @@ impl Engine {
             .name("hyperplane-engine".into())
             .spawn(move || run(conn, scheduler, rx, parser_for_reload, state_dir))
             .map_err(|e| CoordinatorError::io("spawning the engine thread", e))?;
-        Ok((Engine { tx, lease_ttl: config.lease_ttl }, handle))
+        Ok((Engine { tx, lease_ttl: config.lease_ttl, output_error: Arc::default() }, handle))
     }
 
     pub fn lease_ttl(&self) -> Duration {
@@ -202,7 +205,16 @@ impl Engine {
         self.call(|reply| Command::Submit { source, origin, rename_to, reply }).await
     }
     pub async fn status(&self, sweep: String) -> Result<v1::GetStatusReply> {
-        self.call(|reply| Command::Status { sweep, reply }).await
+        let mut status = self.call(|reply| Command::Status { sweep, reply }).await?;
+        status.output_error = self.output_error().unwrap_or_default();
+        Ok(status)
+    }
+    /// Records the outcome of a Parquet flush (`None`: it succeeded).
+    pub fn set_output_error(&self, error: Option<String>) {
+        *self.output_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = error;
+    }
+    pub fn output_error(&self) -> Option<String> {
+        self.output_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
     pub async fn cancel(&self, sweep: String) -> Result<u64> {
         self.call(|reply| Command::Cancel { sweep, reply }).await

@@ -102,6 +102,18 @@ pub fn rows_to_frame(rows: &[Row]) -> Result<DataFrame, FrameError> {
     DataFrame::new(rows.len(), columns).map_err(|source| FrameError::Polars { path: PathBuf::from("<frame>"), source })
 }
 
+/// Fault injection for the crash tests (`RELIABILITY.md`): with
+/// `HYPERPLANE_FAULT_PARQUET_DELAY_MS=N`, every write pauses N ms after the data reached the
+/// temporary file and before it is synced and renamed, so a test can kill the process in
+/// the middle of a write. Unset, this is one environment lookup per process.
+fn fault_delay() -> Option<std::time::Duration> {
+    static DELAY: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    *DELAY.get_or_init(|| {
+        let ms: u64 = std::env::var("HYPERPLANE_FAULT_PARQUET_DELAY_MS").ok()?.parse().ok()?;
+        Some(std::time::Duration::from_millis(ms))
+    })
+}
+
 /// Writes `df` to `path` atomically: a temporary file in the same directory,
 /// fsynced, then renamed over `path`, then the directory fsynced. A crash leaves
 /// either no file or the whole file, never a prefix.
@@ -119,6 +131,9 @@ pub fn write_parquet_atomic(path: &Path, df: &mut DataFrame, metadata: &[(String
             .finish(df)
             .map_err(|source| FrameError::Polars { path: path.to_path_buf(), source })?;
         file.flush().map_err(io)?;
+        if let Some(delay) = fault_delay() {
+            std::thread::sleep(delay);
+        }
         file.sync_all().map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)?;
         if let Ok(d) = std::fs::File::open(dir) {

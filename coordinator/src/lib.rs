@@ -1,6 +1,7 @@
 //! The hyperplane coordinator: sweep files, grid expansion, lease scheduling, durable
 //! state in SQLite, Parquet output and the gRPC service.
 
+pub mod auth;
 pub mod engine;
 pub mod error;
 pub mod frame;
@@ -11,6 +12,7 @@ pub mod service;
 pub mod sink;
 pub mod state;
 pub mod sweep;
+pub mod validate;
 
 #[cfg(test)]
 mod engine_tests;

@@ -437,9 +437,19 @@ impl Scheduler {
         }
     }
 
+    /// Refuses a call that names an active lease held by another worker. A worker never has a
+    /// legitimate reason to: a re-leased trial gets a new lease id.
+    fn check_none_foreign(&self, worker: &str, lease_ids: &[String]) -> Result<()> {
+        match lease_ids.iter().find(|id| self.leases.get(*id).is_some_and(|l| l.worker != worker)) {
+            Some(id) => Err(CoordinatorError::NotLeaseOwner { lease_id: id.clone() }),
+            None => Ok(()),
+        }
+    }
+
     /// Heartbeats touch memory only: after a restart every lease gets a fresh deadline anyway.
     pub fn heartbeat(&mut self, worker: &str, lease_ids: &[String], now: i64) -> Result<Vec<v1::LeaseState>> {
         self.touch_worker(worker, now)?;
+        self.check_none_foreign(worker, lease_ids)?;
         let ttl = self.ttl.as_millis() as i64;
         Ok(lease_ids
             .iter()
@@ -580,6 +590,7 @@ impl Scheduler {
     /// Gives leases back without counting a failure; unknown or foreign ids are skipped.
     pub fn release(&mut self, conn: &Connection, worker: &str, lease_ids: &[String], now: i64) -> Result<u32> {
         self.touch_worker(worker, now)?;
+        self.check_none_foreign(worker, lease_ids)?;
         let mut released = 0;
         for id in lease_ids {
             if self.leases.get(id).is_some_and(|l| l.worker == worker) {
@@ -743,7 +754,7 @@ impl Scheduler {
         };
         let horizon = now - self.ttl.as_millis() as i64;
         let live_workers = self.workers.values().filter(|w| w.last_seen_ms >= horizon).count() as u32;
-        Ok(v1::GetStatusReply { sweeps, live_workers })
+        Ok(v1::GetStatusReply { sweeps, live_workers, output_error: String::new() })
     }
 
     /// Marks trials as written to Parquet part `record.part`.

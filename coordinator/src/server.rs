@@ -3,20 +3,23 @@
 //!
 //! Shutdown order matters: stop leasing first, let in-flight calls finish (workers can
 //! still release and report), stop the server, flush Parquet, then close the database.
-//! An authentication interceptor (issue 5) wraps the two services in `build_router`.
+//! The token interceptor wraps the coordinator and admin services; health stays open.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hyperplane_proto::auth::Token;
 use hyperplane_proto::limits::MAX_MESSAGE_BYTES;
 use hyperplane_proto::v1::admin_server::AdminServer;
 use hyperplane_proto::v1::coordinator_server::CoordinatorServer;
 use tokio::sync::oneshot;
-use tonic::transport::Server;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
+use crate::auth::{TokenCheck, check_exposure};
 use crate::engine::{Engine, EngineConfig, StateLock, lock_state_dir};
 use crate::error::{CoordinatorError, Result};
 use crate::plan::SweepParser;
@@ -36,6 +39,26 @@ pub struct CoordinatorConfig {
     pub lease_ttl: Duration,
     /// How often finished trials are written to Parquet.
     pub flush_interval: Duration,
+    /// The shared token every coordinator and admin call must carry; `None` is only
+    /// allowed on a loopback address (see [`check_exposure`]).
+    pub token: Option<Token>,
+    /// Certificate and key (PEM) to serve TLS with; `None` serves plain HTTP/2.
+    pub tls: Option<ServerTls>,
+}
+
+/// The coordinator's TLS identity, read from `--tls-cert` and `--tls-key`.
+#[derive(Clone)]
+pub struct ServerTls {
+    /// PEM certificate chain, leaf first.
+    pub cert_pem: Vec<u8>,
+    /// PEM private key of the leaf.
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServerTls(<{} bytes of certificate>, <key>)", self.cert_pem.len())
+    }
 }
 
 /// A coordinator serving in the background of the current tokio runtime.
@@ -53,6 +76,14 @@ pub struct RunningCoordinator {
 impl RunningCoordinator {
     /// Starts everything and returns once the port is bound.
     pub async fn start(config: CoordinatorConfig, parser: SweepParser) -> Result<RunningCoordinator> {
+        check_exposure(config.listen, config.token.as_ref())?;
+        let mut builder = Server::builder();
+        if let Some(tls) = &config.tls {
+            let identity = Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+            builder = builder
+                .tls_config(ServerTlsConfig::new().identity(identity))
+                .map_err(|e| CoordinatorError::invalid("tls", format!("the certificate or key is unusable: {e}")))?;
+        }
         let lock: StateLock = lock_state_dir(&config.state_dir)?;
         let engine_config = EngineConfig { state_dir: config.state_dir.clone(), lease_ttl: config.lease_ttl };
         let (engine, engine_thread) = Engine::start(&engine_config, parser.clone())?;
@@ -77,6 +108,9 @@ impl RunningCoordinator {
         let admin = AdminServer::new(AdminService::new(engine.clone(), parser))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let check = TokenCheck::new(config.token.clone());
+        let coordinator = InterceptedService::new(coordinator, check.clone());
+        let admin = InterceptedService::new(admin, check);
         let (stop, stopped) = oneshot::channel::<()>();
         let engine_for_task = engine.clone();
         let engine_for_close = engine.clone();
@@ -89,7 +123,7 @@ impl RunningCoordinator {
                 }
                 health.set_not_serving::<CoordinatorServer<CoordinatorService>>().await;
             };
-            let served = Server::builder()
+            let served = builder
                 .tcp_nodelay(true)
                 .http2_keepalive_interval(Some(Duration::from_secs(20)))
                 .add_service(health_service)

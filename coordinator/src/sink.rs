@@ -513,10 +513,17 @@ impl Sink {
                     }
                     let stopping = stop_flag.load(Ordering::Relaxed);
                     match flush(&engine, &conn, &config.out_dir, &mut sinks) {
-                        Ok(n) => parts += n,
+                        Ok(n) => {
+                            if n > 0 && engine.output_error().is_some() {
+                                info!(out = %config.out_dir.display(), "writing Parquet works again");
+                            }
+                            engine.set_output_error(None);
+                            parts += n;
+                        }
                         // Results stay in SQLite; the next flush tries again.
                         Err(e) => {
-                            warn!(error = %e, out = %config.out_dir.display(), "writing Parquet failed; will retry");
+                            warn!(error = %e, out = %config.out_dir.display(), "writing Parquet failed; results are kept in SQLite and the next flush retries");
+                            engine.set_output_error(Some(format!("{e}")));
                             if stopping {
                                 return Err(e);
                             }

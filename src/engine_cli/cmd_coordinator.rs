@@ -9,6 +9,7 @@ use anyhow::Context;
 use hyperplane_coordinator::plan::sweep_file_parser;
 use hyperplane_coordinator::server::{CoordinatorConfig, RunningCoordinator};
 
+use super::security::{ServerTlsArgs, TokenArgs, check_listen, describe_exposure};
 use super::{DEFAULT_LISTEN, DEFAULT_OUT_DIR, DEFAULT_STATE_DIR, absolute, runtime, shutdown_signal};
 
 #[derive(clap::Args, Debug)]
@@ -29,6 +30,11 @@ pub struct Args {
     /// meanwhile; fewer flushes mean fewer, larger part files).
     #[arg(long, default_value_t = 10.0)]
     pub flush_interval: f64,
+    /// Without a token the coordinator accepts connections from this machine only.
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
 }
 
 pub fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
@@ -39,12 +45,20 @@ pub fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let token = args.token.resolve()?;
+    check_listen(args.listen, token.as_ref())?;
+    let tls = args.tls.load()?;
+    if let Some(notice) = describe_exposure(args.listen, token.as_ref(), tls.is_some()) {
+        eprintln!("note: {notice}");
+    }
     let config = CoordinatorConfig {
         listen: args.listen,
         state_dir: absolute(args.state),
         out_dir: absolute(args.out),
         lease_ttl: seconds("lease-ttl", args.lease_ttl)?,
         flush_interval: seconds("flush-interval", args.flush_interval)?,
+        token,
+        tls,
     };
     runtime()?.block_on(async move {
         let coordinator = RunningCoordinator::start(config.clone(), sweep_file_parser())

@@ -2,7 +2,7 @@
 //! Running the same command again resumes from the state directory.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +12,15 @@ use hyperplane_coordinator::error::CoordinatorError;
 use hyperplane_coordinator::plan::{TrialSource, sweep_file_parser};
 use hyperplane_coordinator::server::{CoordinatorConfig, RunningCoordinator};
 use hyperplane_coordinator::sweep::Sweep;
+use hyperplane_proto::auth::Token;
+use hyperplane_proto::transport::ClientSecurity;
 use hyperplane_worker::client::{WorkerConfig, run_worker};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
 use super::cmd_coordinator::seconds;
 use super::cmd_submit::print_submitted;
+use super::security::TokenArgs;
 use super::{DEFAULT_OUT_DIR, DEFAULT_STATE_DIR, absolute, cores, hostname, runtime, shutdown_signal, trial_runner};
 
 #[derive(clap::Args, Debug)]
@@ -43,11 +46,33 @@ pub struct Args {
     /// Seconds a lease lives without a heartbeat.
     #[arg(long, default_value_t = 30.0)]
     pub lease_ttl: f64,
+    /// The token remote workers must present. Default: a fresh random token for this run,
+    /// written to STATE/token (mode 0600) for `hyperplane worker --token-file`.
+    #[command(flatten)]
+    pub token: TokenArgs,
+}
+
+/// Writes the run's token where remote workers on this machine or a shared filesystem can
+/// read it, readable by the owner only.
+fn write_token_file(state_dir: &Path, token: &Token) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+    let path = state_dir.join("token");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).with_context(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{}\n", token.expose()).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sweep = Sweep::from_file(&args.file)?;
     let workers = args.workers.unwrap_or_else(cores);
+    // The embedded coordinator always requires a token, so even a port on 0.0.0.0 is closed
+    // to anyone who cannot read the state directory.
+    let token = args.token.resolve()?.unwrap_or_else(Token::generate);
     let config = CoordinatorConfig {
         listen: args.listen,
         state_dir: absolute(args.state),
@@ -55,6 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         lease_ttl: seconds("lease-ttl", args.lease_ttl)?,
         // Everything left is flushed at the end; this only bounds how stale the files are.
         flush_interval: Duration::from_secs(10),
+        token: Some(token.clone()),
+        tls: None,
     };
     let origin = args.file.display().to_string();
     runtime()?.block_on(async move {
@@ -74,13 +101,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         print_submitted(&reply);
-        eprintln!("coordinator on {} ({} local workers)", coordinator.addr, workers);
+        let token_file = write_token_file(&config.state_dir, &token)?;
+        eprintln!(
+            "coordinator on {} ({} local workers; more with `hyperplane worker --coordinator http://{} --token-file {}`)",
+            coordinator.addr,
+            workers,
+            coordinator.addr,
+            token_file.display()
+        );
 
         let (stop_workers, stop_rx) = watch::channel(false);
         let mut handles = Vec::new();
         for _ in 0..workers {
             let worker_config = WorkerConfig {
                 coordinator: format!("http://{}", coordinator.addr),
+                security: ClientSecurity { token: Some(token.clone()), tls_ca: None },
                 slots: 1,
                 hostname: hostname(),
                 batch_rows: 256,

@@ -6,13 +6,13 @@ use std::time::Duration;
 use anyhow::Context;
 use hyperplane_proto::v1;
 
-use super::{DEFAULT_URL, admin_client, runtime, status_error};
+use super::security::RemoteArgs;
+use super::{admin_client, runtime, status_error};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The coordinator, e.g. http://HOST:50051.
-    #[arg(long, default_value = DEFAULT_URL)]
-    pub coordinator: String,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Only this sweep.
     #[arg(long)]
     pub sweep: Option<String>,
@@ -43,7 +43,8 @@ pub fn status_json(reply: &v1::GetStatusReply) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "live_workers": reply.live_workers, "sweeps": sweeps })
+    let output_error = (!reply.output_error.is_empty()).then_some(reply.output_error.as_str());
+    serde_json::json!({ "live_workers": reply.live_workers, "output_error": output_error, "sweeps": sweeps })
 }
 
 fn print_table(reply: &v1::GetStatusReply) {
@@ -58,11 +59,14 @@ fn print_table(reply: &v1::GetStatusReply) {
         );
     }
     println!("live workers: {}", reply.live_workers);
+    if !reply.output_error.is_empty() {
+        println!("writing Parquet is failing (results are safe in SQLite): {}", reply.output_error);
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let mut admin = admin_client(&args.coordinator).await?;
+        let mut admin = admin_client(&args.remote).await?;
         loop {
             let request = v1::GetStatusRequest { sweep: args.sweep.clone().unwrap_or_default() };
             let reply =

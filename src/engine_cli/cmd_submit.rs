@@ -7,15 +7,15 @@ use anyhow::Context;
 use hyperplane_coordinator::sweep::Sweep;
 use hyperplane_proto::v1;
 
-use super::{DEFAULT_URL, admin_client, runtime, status_error};
+use super::security::RemoteArgs;
+use super::{admin_client, runtime, status_error};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The sweep file.
     pub file: PathBuf,
-    /// The coordinator, e.g. http://HOST:50051.
-    #[arg(long, default_value = DEFAULT_URL)]
-    pub coordinator: String,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Store the sweep under this name instead of the file's. Needed when a sweep of the
     /// file's name exists with a different spec (anything but added grid values).
     #[arg(long, value_name = "NAME")]
@@ -31,7 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         rename_to: args.new_sweep.unwrap_or_default(),
     };
     runtime()?.block_on(async move {
-        let mut admin = admin_client(&args.coordinator).await?;
+        let mut admin = admin_client(&args.remote).await?;
         match admin.submit_sweep(request).await {
             Ok(reply) => {
                 print_submitted(&reply.into_inner());

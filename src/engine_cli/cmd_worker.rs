@@ -6,13 +6,13 @@ use std::time::Duration;
 use anyhow::Context;
 use hyperplane_worker::client::{WorkerConfig, run_worker};
 
-use super::{DEFAULT_URL, cores, hostname, runtime, shutdown_signal, trial_runner};
+use super::security::RemoteArgs;
+use super::{cores, hostname, runtime, shutdown_signal, trial_runner};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The coordinator, e.g. http://HOST:50051.
-    #[arg(long, default_value = DEFAULT_URL)]
-    pub coordinator: String,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Trials to run at once (default: the number of cores).
     #[arg(long)]
     pub slots: Option<usize>,
@@ -30,7 +30,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--slots must be between 1 and 1024, got {slots}");
     }
     let config = WorkerConfig {
-        coordinator: args.coordinator,
+        security: args.remote.security()?,
+        coordinator: args.remote.coordinator,
         slots,
         hostname: hostname(),
         batch_rows: args.batch_rows.max(1),

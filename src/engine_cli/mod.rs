@@ -7,14 +7,18 @@ pub mod cmd_status;
 pub mod cmd_submit;
 pub mod cmd_worker;
 mod runner;
+pub mod security;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use hyperplane_proto::limits::MAX_MESSAGE_BYTES;
+use hyperplane_proto::transport::{AuthChannel, endpoint, with_token};
 use hyperplane_proto::v1::admin_client::AdminClient;
-use tonic::transport::{Channel, Endpoint};
+
+use crate::exit::InvalidInput;
+use security::RemoteArgs;
 
 pub use runner::trial_runner;
 
@@ -78,15 +82,17 @@ pub fn cores() -> usize {
 }
 
 /// An admin client for `submit` and `status`.
-pub async fn admin_client(url: &str) -> anyhow::Result<AdminClient<Channel>> {
-    let channel = Endpoint::from_shared(url.to_string())
-        .with_context(|| format!("invalid coordinator URL `{url}`"))?
+pub async fn admin_client(remote: &RemoteArgs) -> anyhow::Result<AdminClient<AuthChannel>> {
+    let security = remote.security()?;
+    let url = &remote.coordinator;
+    let channel = endpoint(url, &security)
+        .map_err(|e| InvalidInput(e.to_string()))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(120))
         .connect()
         .await
         .with_context(|| format!("cannot reach the coordinator at {url}"))?;
-    Ok(AdminClient::new(channel)
+    Ok(AdminClient::new(with_token(channel, &security))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }

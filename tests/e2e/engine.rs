@@ -98,7 +98,7 @@ fn a_killed_workers_trial_reruns_on_another_worker() {
     let log_c = scratch.path("c.log");
     let stderr_c = scratch.path("c.stderr");
     let preempted = Proc {
-        child: std::process::Command::new(binary())
+        child: command()
             .args(["worker", "--coordinator", &format!("http://127.0.0.1:{port}"), "--slots", "1"])
             .env("HYPERPLANE_EXEC_LOG", &log_c)
             .stderr(std::fs::File::create(&stderr_c).unwrap())

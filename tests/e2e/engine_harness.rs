@@ -16,6 +16,17 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hyperplane"))
 }
 
+/// The token every engine process of the tests shares (through `HYPERPLANE_TOKEN`), so the
+/// tests run the coordinator the way a cluster does: with access control on.
+pub const TOKEN: &str = "e2e-shared-token-7f3a9c1d";
+
+/// The binary with the shared token in its environment.
+pub fn command() -> Command {
+    let mut command = Command::new(binary());
+    command.env("HYPERPLANE_TOKEN", TOKEN);
+    command
+}
+
 /// A free loopback port (bound and released; the coordinator binds it right after).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -115,7 +126,13 @@ impl Drop for Proc {
 
 /// Starts `hyperplane coordinator` on `port` and waits until it listens.
 pub fn start_coordinator(scratch: &Scratch, port: u16, lease_ttl_s: f64) -> Proc {
-    let mut child = Command::new(binary())
+    start_coordinator_with(scratch, port, lease_ttl_s, &[])
+}
+
+/// [`start_coordinator`] with extra environment variables (fault injection).
+pub fn start_coordinator_with(scratch: &Scratch, port: u16, lease_ttl_s: f64, env: &[(&str, &str)]) -> Proc {
+    let mut child = command()
+        .envs(env.iter().copied())
         .args(["coordinator", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--state")
         .arg(scratch.state())
@@ -141,7 +158,7 @@ pub fn start_coordinator(scratch: &Scratch, port: u16, lease_ttl_s: f64) -> Proc
 
 /// Starts `hyperplane worker` with one slot; its attempt starts go to `exec_log`.
 pub fn start_worker(port: u16, exec_log: &Path) -> Proc {
-    let child = Command::new(binary())
+    let child = command()
         .args(["worker", "--coordinator", &format!("http://127.0.0.1:{port}"), "--slots", "1", "--batch-ms", "50"])
         .env("HYPERPLANE_EXEC_LOG", exec_log)
         .stdout(Stdio::null())
@@ -153,7 +170,7 @@ pub fn start_worker(port: u16, exec_log: &Path) -> Proc {
 
 /// Runs the binary to completion.
 pub fn hyperplane(args: &[&str], exec_log: Option<&Path>) -> Output {
-    let mut command = Command::new(binary());
+    let mut command = command();
     command.args(args);
     if let Some(log) = exec_log {
         command.env("HYPERPLANE_EXEC_LOG", log);

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `hyperplane` binary: one test binary, one shared harness.
 
+mod access;
 mod bad_sweeps;
 mod check_cmd;
 mod engine;

@@ -16,7 +16,7 @@ use hyperplane_proto::row::Row;
 use hyperplane_proto::v1;
 use hyperplane_proto::v1::coordinator_client::CoordinatorClient;
 use tokio::sync::{Mutex, Semaphore, mpsc};
-use tonic::transport::{Channel, Endpoint};
+use hyperplane_proto::transport::{AuthChannel, ClientSecurity, ClientSetupError, lazy_channel};
 use tonic::{Code, Status};
 use tracing::{debug, info, warn};
 
@@ -31,8 +31,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(3);
 /// Why the worker stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("invalid coordinator URL `{url}`: {reason}")]
-    BadUrl { url: String, reason: String },
+    #[error(transparent)]
+    Setup(#[from] ClientSetupError),
     #[error("the coordinator refused the worker: {0}")]
     Refused(Status),
 }
@@ -42,6 +42,8 @@ pub enum WorkerError {
 pub struct WorkerConfig {
     /// e.g. `http://127.0.0.1:50051`.
     pub coordinator: String,
+    /// The token and TLS trust the coordinator expects.
+    pub security: ClientSecurity,
     /// Trials run at once.
     pub slots: usize,
     /// Reported to the coordinator for the `worker` column.
@@ -73,20 +75,15 @@ fn transient(status: &Status) -> bool {
 /// A coordinator client that retries transient failures with exponential backoff.
 #[derive(Clone)]
 pub struct Connection {
-    client: CoordinatorClient<Channel>,
+    client: CoordinatorClient<AuthChannel>,
     /// Set on shutdown: retries give up so the worker can exit.
     stopping: Arc<AtomicBool>,
 }
 
 impl Connection {
-    pub fn new(url: &str, stopping: Arc<AtomicBool>) -> Result<Connection, WorkerError> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| WorkerError::BadUrl { url: url.to_string(), reason: e.to_string() })?
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(CALL_TIMEOUT)
-            .tcp_nodelay(true);
+    pub fn new(url: &str, security: &ClientSecurity, stopping: Arc<AtomicBool>) -> Result<Connection, WorkerError> {
         // A lazy channel reconnects by itself after the coordinator comes back.
-        let channel = endpoint.connect_lazy();
+        let channel = lazy_channel(url, security, CALL_TIMEOUT)?;
         let client = CoordinatorClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -97,7 +94,7 @@ impl Connection {
     /// the last error once the worker is stopping.
     pub async fn retry<T, F, Fut>(&self, what: &str, give_up_on_stop: bool, mut f: F) -> Result<T, Status>
     where
-        F: FnMut(CoordinatorClient<Channel>) -> Fut,
+        F: FnMut(CoordinatorClient<AuthChannel>) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<T>, Status>>,
     {
         let mut delay = BACKOFF_START;
@@ -128,7 +125,7 @@ pub async fn run_worker(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<WorkerSummary, WorkerError> {
     let stopping = Arc::new(AtomicBool::new(false));
-    let conn = Connection::new(&config.coordinator, stopping.clone())?;
+    let conn = Connection::new(&config.coordinator, &config.security, stopping.clone())?;
     let registration = conn
         .retry("register", true, |mut c| {
             let req = v1::RegisterWorkerRequest {
