@@ -303,3 +303,47 @@ pub fn check_exactly_once(out: &Path, sweep: &str, trials: usize) -> usize {
     assert_eq!(counts.len(), 1, "every trial has the same number of epochs rows: {counts:?}");
     *counts.iter().next().unwrap()
 }
+
+/// Reads the output with Python's pyarrow.dataset and polars.scan_parquet, as users will.
+/// Without those packages the check is skipped locally but fails in CI.
+pub fn check_with_python(out: &std::path::Path, sweep: &str, trials: usize, epochs: usize) {
+    let script = format!(
+        r#"
+import sys
+try:
+    import pyarrow.dataset as ds, pyarrow.parquet as pq, polars as pl
+except ImportError as e:
+    print("missing", e); sys.exit(3)
+root = {root:?}
+t = ds.dataset(root + "/trials", format="parquet").to_table()
+e = ds.dataset(root + "/epochs", format="parquet").to_table()
+assert t.num_rows == {trials}, t.num_rows
+assert e.num_rows == {epochs}, e.num_rows
+pt = pl.scan_parquet(root + "/trials/*.parquet").collect()
+pe = pl.scan_parquet(root + "/epochs/*.parquet").collect()
+assert pt.height == {trials} and pe.height == {epochs}, (pt.height, pe.height)
+assert pt["trial_id"].n_unique() == {trials}
+import glob
+meta = pq.read_metadata(sorted(glob.glob(root + "/trials/*.parquet"))[0]).metadata
+assert meta[b"hyperplane.sweep"] == {sweep:?}.encode(), meta
+assert len(meta[b"hyperplane.spec_hash"]) == 64
+assert b"[grid]" in meta[b"hyperplane.spec_toml"]
+print("ok")
+"#,
+        root = out.join(sweep).display().to_string(),
+    );
+    let output = std::process::Command::new("python3").arg("-c").arg(&script).output();
+    match output {
+        Ok(o) if o.status.success() => {}
+        Ok(o) if o.status.code() == Some(3) && std::env::var_os("CI").is_none() => {
+            eprintln!("skipping the Python reader check locally: {}", String::from_utf8_lossy(&o.stdout));
+        }
+        Ok(o) => panic!(
+            "the Python reader check failed:\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) if std::env::var_os("CI").is_none() => eprintln!("skipping the Python reader check: {e}"),
+        Err(e) => panic!("python3 is required in CI: {e}"),
+    }
+}

@@ -2,6 +2,7 @@
 
 mod access;
 mod bad_sweeps;
+mod chaos;
 mod check_cmd;
 mod engine;
 mod engine_harness;
