@@ -22,7 +22,7 @@ pub fn trial_runner() -> TrialRunner {
         };
         match hyperplane_worker::trial::run_trial(&spec, on_row, cancel) {
             Ok(outcome) => AttemptResult::Finished { outcome: outcome.outcome, summary: outcome.summary },
-            Err(e) => AttemptResult::Failed { error: e.to_string(), retryable: true },
+            Err(e) => AttemptResult::Failed { error: e.to_string(), retryable: !e.is_deterministic() },
         }
     })
 }

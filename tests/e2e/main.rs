@@ -6,5 +6,6 @@ mod chaos;
 mod check_cmd;
 mod engine;
 mod engine_harness;
+mod faults;
 mod harness;
 mod trial_cmd;

@@ -21,6 +21,23 @@ pub enum TrialError {
     Train(#[from] TrainError),
     #[error("dataset: the {split} split has no samples after preparation")]
     EmptySplit { split: &'static str },
+    #[error(
+        "dataset `{dataset}`: the training split holds one class ({present}); a decision boundary needs at \
+         least two (check the labels or the `classes` subset)"
+    )]
+    OneClass { dataset: String, present: String },
+}
+
+impl TrialError {
+    /// True when every worker would fail the same way (the inputs themselves are unusable),
+    /// so the coordinator should record the failure instead of retrying. Dataset loading
+    /// errors stay retryable: a missing file may be one node's missing mount.
+    pub fn is_deterministic(&self) -> bool {
+        match self {
+            TrialError::EmptySplit { .. } | TrialError::OneClass { .. } => true,
+            TrialError::Data(_) | TrialError::Train(_) => false,
+        }
+    }
 }
 
 /// The end of a trial, for `trial.json` and the trials table.
@@ -206,6 +223,12 @@ pub fn run_trial_observed(
     let ds = load_dataset(&spec.dataset_name, &spec.dataset)?;
     if ds.train.is_empty() {
         return Err(TrialError::EmptySplit { split: "train" });
+    }
+    let counts = ds.train.class_counts();
+    let present: Vec<usize> = (0..counts.len()).filter(|&c| counts[c] > 0).collect();
+    if present.len() < 2 {
+        let names = present.iter().map(|&c| ds.train.class_names[c].to_string()).collect::<Vec<_>>().join(", ");
+        return Err(TrialError::OneClass { dataset: spec.dataset_name.clone(), present: format!("label {names}") });
     }
     let n_classes = ds.train.n_classes().max(ds.test.n_classes());
     let data = TrainData {
