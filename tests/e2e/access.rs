@@ -351,3 +351,27 @@ fn leases_belong_to_their_worker_and_malformed_messages_name_the_field() {
         client.complete_trial(done).await.unwrap();
     });
 }
+
+#[test]
+fn a_worker_stops_when_the_coordinator_changes_its_token() {
+    let scratch = Scratch::new();
+    let port = free_port();
+    let coordinator = start_coordinator(&scratch, port, 5.0);
+    let stderr = scratch.path("worker.stderr");
+    let worker = Proc {
+        child: command()
+            .args(["worker", "--coordinator", &format!("http://127.0.0.1:{port}"), "--slots", "1"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap(),
+        name: "worker".into(),
+    };
+    std::thread::sleep(Duration::from_millis(800)); // registered, polling for leases
+    coordinator.kill9();
+    let _rotated = start_coordinator_with(&scratch, port, 5.0, &[("HYPERPLANE_TOKEN", "a-rotated-token-0123456789")]);
+    let status = worker.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(1));
+    let said = std::fs::read_to_string(&stderr).unwrap();
+    assert!(said.contains("wrong token"), "{said}");
+}

@@ -162,6 +162,11 @@ pub async fn run_worker(
                 .await;
             let reply = match leases {
                 Ok(reply) => reply,
+                // A changed or revoked token does not fix itself: stop, and say why.
+                Err(status) if status.code() == Code::Unauthenticated => {
+                    drop(first);
+                    break status;
+                }
                 Err(status) => {
                     warn!(code = ?status.code(), message = status.message(), "leasing failed");
                     drop(first);
@@ -214,10 +219,10 @@ pub async fn run_worker(
             }
         }
     };
-    tokio::select! {
-        _ = lease_loop => {}
-        _ = shutdown => {}
-    }
+    let refused = tokio::select! {
+        status = lease_loop => Some(status),
+        _ = shutdown => None,
+    };
     // Graceful stop: no more leases; stop the attempts and hand their leases back at once.
     stopping.store(true, Ordering::Relaxed);
     let held: Vec<(String, Arc<AtomicBool>)> = active.lock().await.drain().collect();
@@ -246,7 +251,10 @@ pub async fn run_worker(
     let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(all)).await;
     let summary = summary.lock().await.clone();
     info!(?summary, "worker stopped");
-    Ok(summary)
+    match refused {
+        Some(status) => Err(WorkerError::Refused(status)),
+        None => Ok(summary),
+    }
 }
 
 async fn heartbeat_loop(conn: Connection, worker_id: String, active: ActiveLeases, every: Duration) {
