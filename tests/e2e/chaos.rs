@@ -258,3 +258,22 @@ fn an_unwritable_output_directory_delays_parquet_but_loses_nothing() {
     );
     drop(worker);
 }
+
+/// 6. The coordinator loses its state directory (e.g. a pod restarted on an empty volume):
+///    its workers register again and run the next sweep, instead of retrying forever.
+#[test]
+fn workers_register_again_with_a_coordinator_that_lost_its_state() {
+    let scratch = Scratch::new();
+    let port = free_port();
+    let coordinator = start_coordinator(&scratch, port, 3.0);
+    let log = scratch.path("exec.log");
+    let _worker = start_worker(port, &log);
+    std::thread::sleep(Duration::from_millis(800)); // registered, polling for leases
+    coordinator.kill9();
+    std::fs::remove_dir_all(scratch.state()).unwrap();
+    let _fresh = start_coordinator(&scratch, port, 3.0);
+    submit(port, &scratch.write("s.toml", &moons_sweep("after-wipe", &[0.1], 3, 3, 100)));
+    wait_finished(port, "after-wipe", Duration::from_secs(30));
+    check_exactly_once(&scratch.out(), "after-wipe", 3);
+    assert_eq!(executions(&[&log]).len(), 3, "the same worker process ran the new sweep");
+}

@@ -126,19 +126,11 @@ pub async fn run_worker(
 ) -> Result<WorkerSummary, WorkerError> {
     let stopping = Arc::new(AtomicBool::new(false));
     let conn = Connection::new(&config.coordinator, &config.security, stopping.clone())?;
-    let registration = conn
-        .retry("register", true, |mut c| {
-            let req = v1::RegisterWorkerRequest {
-                hostname: config.hostname.clone(),
-                slots: config.slots as u32,
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            };
-            async move { c.register_worker(req).await }
-        })
-        .await
-        .map_err(WorkerError::Refused)?;
-    let worker_id = registration.worker_id.clone();
+    let registration = register(&conn, &config).await.map_err(WorkerError::Refused)?;
+    let mut worker_id = registration.worker_id.clone();
     info!(worker = %worker_id, slots = config.slots, coordinator = %config.coordinator, "worker registered");
+    // The id the heartbeat loop uses; it changes when the worker registers again.
+    let current_id = Arc::new(std::sync::Mutex::new(worker_id.clone()));
     let batch_rows = config.batch_rows.clamp(1, registration.max_rows_per_batch.max(1) as usize);
     let heartbeat_every = Duration::from_millis(registration.heartbeat_interval_ms.max(50));
 
@@ -147,7 +139,7 @@ pub async fn run_worker(
     let slots = Arc::new(Semaphore::new(config.slots));
     let batches_in_flight = Arc::new(AtomicU64::new(0));
 
-    let heartbeat = tokio::spawn(heartbeat_loop(conn.clone(), worker_id.clone(), active.clone(), heartbeat_every));
+    let heartbeat = tokio::spawn(heartbeat_loop(conn.clone(), current_id.clone(), active.clone(), heartbeat_every));
 
     let lease_loop = async {
         loop {
@@ -166,6 +158,21 @@ pub async fn run_worker(
                 Err(status) if status.code() == Code::Unauthenticated => {
                     drop(first);
                     break status;
+                }
+                // The coordinator lost its state (a new state directory): join it afresh.
+                // Attempts still running under the old id are refused there and count as lost.
+                Err(status) if status.code() == Code::NotFound => {
+                    drop(first);
+                    warn!(message = status.message(), "the coordinator does not know this worker; registering again");
+                    match register(&conn, &config).await {
+                        Ok(reply) => {
+                            worker_id = reply.worker_id;
+                            *current_id.lock().unwrap_or_else(|p| p.into_inner()) = worker_id.clone();
+                            info!(worker = %worker_id, "worker registered again");
+                        }
+                        Err(status) => break status,
+                    }
+                    continue;
                 }
                 Err(status) => {
                     warn!(code = ?status.code(), message = status.message(), "leasing failed");
@@ -257,7 +264,25 @@ pub async fn run_worker(
     }
 }
 
-async fn heartbeat_loop(conn: Connection, worker_id: String, active: ActiveLeases, every: Duration) {
+/// Registers with the coordinator, retrying while it is unreachable.
+async fn register(conn: &Connection, config: &WorkerConfig) -> Result<v1::RegisterWorkerReply, Status> {
+    conn.retry("register", true, |mut c| {
+        let req = v1::RegisterWorkerRequest {
+            hostname: config.hostname.clone(),
+            slots: config.slots as u32,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        async move { c.register_worker(req).await }
+    })
+    .await
+}
+
+async fn heartbeat_loop(
+    conn: Connection,
+    worker_id: Arc<std::sync::Mutex<String>>,
+    active: ActiveLeases,
+    every: Duration,
+) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -266,7 +291,8 @@ async fn heartbeat_loop(conn: Connection, worker_id: String, active: ActiveLease
         if ids.is_empty() {
             continue;
         }
-        let req = v1::HeartbeatRequest { worker_id: worker_id.clone(), lease_ids: ids };
+        let id = worker_id.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let req = v1::HeartbeatRequest { worker_id: id, lease_ids: ids };
         // One try per tick: a missed heartbeat is retried by the next tick.
         match conn.client.clone().heartbeat(req).await {
             Ok(reply) => {
