@@ -358,15 +358,7 @@ fn a_worker_stops_when_the_coordinator_changes_its_token() {
     let port = free_port();
     let coordinator = start_coordinator(&scratch, port, 5.0);
     let stderr = scratch.path("worker.stderr");
-    let worker = Proc {
-        child: command()
-            .args(["worker", "--coordinator", &format!("http://127.0.0.1:{port}"), "--slots", "1"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap(),
-        name: "worker".into(),
-    };
+    let worker = start_worker_logged(port, &scratch.path("exec.log"), &stderr, &[]);
     std::thread::sleep(Duration::from_millis(800)); // registered, polling for leases
     coordinator.kill9();
     let _rotated = start_coordinator_with(&scratch, port, 5.0, &[("HYPERPLANE_TOKEN", "a-rotated-token-0123456789")]);

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::engine_harness::*;
@@ -175,16 +174,7 @@ fn a_frozen_workers_late_results_are_refused() {
     submit(port, &sweep);
     let (log_a, log_b) = (scratch.path("a.log"), scratch.path("b.log"));
     let stderr_a = scratch.path("a.stderr");
-    let frozen = Proc {
-        child: command()
-            .args(["worker", "--coordinator", &format!("http://127.0.0.1:{port}"), "--slots", "1", "--batch-ms", "20"])
-            .env("HYPERPLANE_EXEC_LOG", &log_a)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr_a).unwrap())
-            .spawn()
-            .unwrap(),
-        name: "frozen worker".into(),
-    };
+    let frozen = start_worker_logged(port, &log_a, &stderr_a, &["--batch-ms", "20"]);
     let start = Instant::now();
     while executions(&[&log_a]).is_empty() {
         assert!(start.elapsed() < Duration::from_secs(30), "the worker never started");

@@ -53,15 +53,7 @@ fn a_killed_workers_trial_reruns_on_another_worker() {
     // A worker that gets SIGTERM (Slurm preemption) hands its lease back and exits cleanly.
     let log_c = scratch.path("c.log");
     let stderr_c = scratch.path("c.stderr");
-    let preempted = Proc {
-        child: command()
-            .args(["worker", "--coordinator", &format!("http://127.0.0.1:{port}"), "--slots", "1"])
-            .env("HYPERPLANE_EXEC_LOG", &log_c)
-            .stderr(std::fs::File::create(&stderr_c).unwrap())
-            .spawn()
-            .unwrap(),
-        name: "preempted worker".into(),
-    };
+    let preempted = start_worker_logged(port, &log_c, &stderr_c, &[]);
     let start = Instant::now();
     while executions(&[&log_c]).is_empty() {
         assert!(start.elapsed() < Duration::from_secs(30), "the second worker never started a trial");

@@ -168,6 +168,20 @@ pub fn start_worker(port: u16, exec_log: &Path) -> Proc {
     Proc { child, name: format!("worker:{}", exec_log.display()) }
 }
 
+/// A one-slot worker whose stderr (with its exit summary) goes to `stderr`, for tests that
+/// read what it said; `extra` adds flags such as `--batch-ms`.
+pub fn start_worker_logged(port: u16, exec_log: &Path, stderr: &Path, extra: &[&str]) -> Proc {
+    let child = command()
+        .args(["worker", "--coordinator", &format!("http://127.0.0.1:{port}"), "--slots", "1"])
+        .args(extra)
+        .env("HYPERPLANE_EXEC_LOG", exec_log)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(stderr).unwrap())
+        .spawn()
+        .unwrap();
+    Proc { child, name: format!("worker:{}", exec_log.display()) }
+}
+
 /// Runs the binary to completion.
 pub fn hyperplane(args: &[&str], exec_log: Option<&Path>) -> Output {
     let mut command = command();
