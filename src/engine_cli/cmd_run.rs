@@ -62,6 +62,10 @@ fn write_token_file(state_dir: &Path, token: &Token) -> anyhow::Result<PathBuf> 
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(&path).with_context(|| format!("writing {}", path.display()))?;
+    // `mode` applies only to a new file; an older token file may have looser permissions.
+    #[cfg(unix)]
+    file.set_permissions(<std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600))
+        .with_context(|| format!("restricting {} to its owner", path.display()))?;
     std::io::Write::write_all(&mut file, format!("{}\n", token.expose()).as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)

@@ -128,6 +128,11 @@ fn without_a_token_the_coordinator_stays_on_loopback_and_says_so() {
 fn run_gives_its_local_workers_a_fresh_token() {
     let scratch = Scratch::new();
     let sweep = scratch.write("s.toml", &moons_sweep("tok", &[0.1], 2, 3, 100));
+    // A stale, world-readable token file from an earlier run is replaced and made private.
+    std::fs::create_dir_all(scratch.state()).unwrap();
+    std::fs::write(scratch.state().join("token"), "old-token-from-before\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(scratch.state().join("token"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = command()
         .env_remove("HYPERPLANE_TOKEN")
         .args(["run", sweep.to_str().unwrap(), "--workers", "1", "--state"])
@@ -140,7 +145,6 @@ fn run_gives_its_local_workers_a_fresh_token() {
     let token = std::fs::read_to_string(scratch.state().join("token")).unwrap();
     assert_eq!(token.trim().len(), 64);
     assert!(token.trim().bytes().all(|b| b.is_ascii_hexdigit()));
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(scratch.state().join("token")).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "the token file is private to its owner: {mode:o}");
     check_exactly_once(&scratch.out(), "tok", 2);

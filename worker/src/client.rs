@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use hyperplane_proto::limits::MAX_MESSAGE_BYTES;
 use hyperplane_proto::row::Row;
+use hyperplane_proto::transport::{AuthChannel, ClientSecurity, ClientSetupError, lazy_channel};
 use hyperplane_proto::v1;
 use hyperplane_proto::v1::coordinator_client::CoordinatorClient;
 use tokio::sync::{Mutex, Semaphore, mpsc};
-use hyperplane_proto::transport::{AuthChannel, ClientSecurity, ClientSetupError, lazy_channel};
 use tonic::{Code, Status};
 use tracing::{debug, info, warn};
 
