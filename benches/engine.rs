@@ -15,13 +15,20 @@ use hyperplane_coordinator::server::{CoordinatorConfig, RunningCoordinator};
 use hyperplane_proto::limits::MAX_MESSAGE_BYTES;
 use hyperplane_proto::v1;
 use hyperplane_proto::v1::coordinator_client::CoordinatorClient;
-use tonic::transport::{Channel, Endpoint};
+use hyperplane_proto::auth::Token;
+use hyperplane_proto::transport::{AuthChannel, ClientSecurity, with_token};
+use tonic::transport::Endpoint;
 
 /// How long each measurement runs (`HYPERPLANE_BENCH_SECS`, default 6).
 fn phase() -> Duration {
     let secs = std::env::var("HYPERPLANE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(6.0f64);
     Duration::from_secs_f64(secs.clamp(0.5, 120.0))
 }
+/// Every call carries a token and passes the coordinator's interceptor, as under `hyperplane run`.
+fn token() -> Token {
+    Token::new("engine-benchmark-token-0123456789", "benchmark").unwrap()
+}
+
 /// Clients share this many HTTP/2 connections (as many light workers behind few hosts would).
 const MAX_CONNECTIONS: usize = 64;
 
@@ -36,12 +43,13 @@ fn rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-async fn channels(addr: std::net::SocketAddr, n: usize) -> Vec<CoordinatorClient<Channel>> {
+async fn channels(addr: std::net::SocketAddr, n: usize) -> Vec<CoordinatorClient<AuthChannel>> {
+    let security = ClientSecurity { token: Some(token()), tls_ca: None };
     let mut out = Vec::new();
     for _ in 0..n {
         let channel = Endpoint::from_shared(format!("http://{addr}")).unwrap().tcp_nodelay(true).connect().await.unwrap();
         out.push(
-            CoordinatorClient::new(channel)
+            CoordinatorClient::new(with_token(channel, &security))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         );
@@ -245,8 +253,7 @@ fn main() {
             out_dir: dir.path().join("out"),
             lease_ttl: Duration::from_secs(60),
             flush_interval: Duration::from_secs(2),
-            // Loopback without a token: the interceptor's cost is a header compare per call.
-            token: None,
+            token: Some(token()),
             tls: None,
         };
         let coordinator = RunningCoordinator::start(config.clone(), sweep_file_parser()).await.unwrap();
