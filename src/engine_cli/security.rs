@@ -46,15 +46,15 @@ pub struct RemoteArgs {
 
 impl RemoteArgs {
     pub fn security(&self) -> anyhow::Result<ClientSecurity> {
-        if let Some(ca) = &self.tls_ca {
-            if !self.coordinator.starts_with("https://") {
-                return Err(InvalidInput(format!(
-                    "--tls-ca {} needs an https:// coordinator URL, got `{}`",
-                    ca.display(),
-                    self.coordinator
-                ))
-                .into());
-            }
+        if let Some(ca) = &self.tls_ca
+            && !self.coordinator.starts_with("https://")
+        {
+            return Err(InvalidInput(format!(
+                "--tls-ca {} needs an https:// coordinator URL, got `{}`",
+                ca.display(),
+                self.coordinator
+            ))
+            .into());
         }
         Ok(ClientSecurity { token: self.token.resolve()?, tls_ca: self.tls_ca.clone() })
     }
