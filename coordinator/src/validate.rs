@@ -175,11 +175,7 @@ pub fn release_leases(req: &v1::ReleaseLeasesRequest) -> Result<()> {
 
 /// A sweep name given with `--new-sweep`: the same rule as names in sweep files (it names a folder).
 pub fn check_sweep_name(field: &'static str, name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
+    if name.len() <= 128 && crate::sweep::is_folder_name(name) {
         Ok(())
     } else {
         Err(CoordinatorError::invalid(field, "a sweep name is 1-128 letters, digits, '-', '_' or '.', not starting with '.'"))

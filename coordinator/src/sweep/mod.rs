@@ -14,6 +14,12 @@ mod validate;
 
 pub use error::{Diagnostic, SpecError};
 
+/// A sweep name names its output folder: non-empty letters, digits, '-', '_' or '.', not
+/// starting with '.' (no hidden folders, no path separators, no `..`).
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+}
+
 use hyperplane_proto::row::Row;
 use hyperplane_proto::spec::*;
 use raw::{RawSweep, RawTraining, RawEval, RawSvm};
@@ -122,7 +128,7 @@ impl Sweep {
 
     fn validate(raw: RawSweep, text: &str, origin: &Path, diags: &mut Vec<Diagnostic>) -> Sweep {
         let mut c = Checker::new(diags, "");
-        if raw.name.is_empty() || !raw.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) || raw.name.starts_with('.') {
+        if !is_folder_name(&raw.name) {
             c.fail("name", format!("expected a non-empty name of letters, digits, '-', '_' or '.' (it names a folder), got \"{}\"", raw.name));
         }
         let max_attempts = c.int("max_attempts", raw.max_attempts, 3, 1, 100) as u32;
