@@ -78,7 +78,7 @@ pub fn lazy_channel(
         .timeout(call_timeout)
         .tcp_nodelay(true)
         .connect_lazy();
-    Ok(InterceptedService::new(channel, TokenInjector::new(security.token.as_ref())))
+    Ok(with_token(channel, security))
 }
 
 /// Wraps an already connected channel with the token.
