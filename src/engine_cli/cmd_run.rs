@@ -57,12 +57,13 @@ pub struct Args {
 fn write_token_file(state_dir: &Path, token: &Token) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
     let path = state_dir.join("token");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).with_context(|| format!("writing {}", path.display()))?;
-    // `mode` applies only to a new file; an older token file may have looser permissions.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    // Before the secret goes in, and also for a token file an earlier run left behind.
     #[cfg(unix)]
     file.set_permissions(<std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600))
         .with_context(|| format!("restricting {} to its owner", path.display()))?;
