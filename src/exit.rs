@@ -21,7 +21,19 @@ pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            let invalid = e.chain().any(|c| c.is::<InvalidInput>() || c.is::<hyperplane_coordinator::sweep::SpecError>());
+            let invalid = e.chain().any(|c| {
+                c.is::<InvalidInput>()
+                    || c.is::<hyperplane_coordinator::sweep::SpecError>()
+                    || c.is::<hyperplane_proto::transport::ClientSetupError>()
+                    || matches!(
+                        c.downcast_ref::<hyperplane_worker::client::WorkerError>(),
+                        Some(hyperplane_worker::client::WorkerError::Setup(_))
+                    )
+                    || matches!(
+                        c.downcast_ref::<hyperplane_coordinator::error::CoordinatorError>(),
+                        Some(hyperplane_coordinator::error::CoordinatorError::InvalidArgument { .. })
+                    )
+            });
             ExitCode::from(if invalid { INVALID_INPUT } else { 1 })
         }
     }

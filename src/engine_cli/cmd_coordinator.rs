@@ -9,7 +9,7 @@ use anyhow::Context;
 use hyperplane_coordinator::plan::sweep_file_parser;
 use hyperplane_coordinator::server::{CoordinatorConfig, RunningCoordinator};
 
-use super::security::{ServerTlsArgs, TokenArgs, check_listen, describe_exposure};
+use super::security::{ServerTlsArgs, TokenArgs, describe_exposure};
 use super::{DEFAULT_LISTEN, DEFAULT_OUT_DIR, DEFAULT_STATE_DIR, absolute, runtime, shutdown_signal};
 
 #[derive(clap::Args, Debug)]
@@ -46,11 +46,8 @@ pub fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let token = args.token.resolve()?;
-    check_listen(args.listen, token.as_ref())?;
     let tls = args.tls.load()?;
-    if let Some(notice) = describe_exposure(args.listen, token.as_ref(), tls.is_some()) {
-        eprintln!("note: {notice}");
-    }
+    let notice = describe_exposure(args.listen, token.as_ref(), tls.is_some());
     let config = CoordinatorConfig {
         listen: args.listen,
         state_dir: absolute(args.state),
@@ -66,6 +63,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("starting the coordinator")?;
         // Scripts (and the tests) read the bound address from this line.
         println!("hyperplane coordinator listening on {}", coordinator.addr);
+        if let Some(notice) = notice {
+            eprintln!("note: {notice}");
+        }
         eprintln!(
             "state {}, output {}; stop with Ctrl-C (in-flight results are kept)",
             config.state_dir.display(),

@@ -17,7 +17,6 @@ use hyperplane_proto::limits::MAX_MESSAGE_BYTES;
 use hyperplane_proto::transport::{AuthChannel, endpoint, with_token};
 use hyperplane_proto::v1::admin_client::AdminClient;
 
-use crate::exit::InvalidInput;
 use security::RemoteArgs;
 
 pub use runner::trial_runner;
@@ -85,8 +84,7 @@ pub fn cores() -> usize {
 pub async fn admin_client(remote: &RemoteArgs) -> anyhow::Result<AdminClient<AuthChannel>> {
     let security = remote.security()?;
     let url = &remote.coordinator;
-    let channel = endpoint(url, &security)
-        .map_err(|e| InvalidInput(e.to_string()))?
+    let channel = endpoint(url, &security)?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(120))
         .connect()

@@ -45,17 +45,9 @@ pub struct RemoteArgs {
 }
 
 impl RemoteArgs {
+    /// The token and CA file; the URL and CA are checked together when the endpoint is built
+    /// (`hyperplane_proto::transport::endpoint`).
     pub fn security(&self) -> anyhow::Result<ClientSecurity> {
-        if let Some(ca) = &self.tls_ca
-            && !self.coordinator.starts_with("https://")
-        {
-            return Err(InvalidInput(format!(
-                "--tls-ca {} needs an https:// coordinator URL, got `{}`",
-                ca.display(),
-                self.coordinator
-            ))
-            .into());
-        }
         Ok(ClientSecurity { token: self.token.resolve()?, tls_ca: self.tls_ca.clone() })
     }
 }
@@ -106,9 +98,4 @@ pub fn describe_exposure(listen: SocketAddr, token: Option<&Token>, tls: bool) -
         ),
         (Some(_), _) => None,
     }
-}
-
-/// Refuses a listen address that would expose an open coordinator (exit 2, before anything starts).
-pub fn check_listen(listen: SocketAddr, token: Option<&Token>) -> anyhow::Result<()> {
-    hyperplane_coordinator::auth::check_exposure(listen, token).map_err(|e| InvalidInput(e.to_string()).into())
 }
